@@ -1,0 +1,138 @@
+/*
+ * e2ee internal: the crypto layer. The only code in the project that touches libsodium or
+ * OpenSSL (TLS in the transport code aside). Every other layer does its cryptography here.
+ *
+ * Curve operations, randomness, wiping and guarded memory come from libsodium; AES-256-GCM,
+ * HKDF-SHA-256, HMAC-SHA-256 and SHA-256 from OpenSSL 3 EVP with algorithms fetched once.
+ *
+ * Conventions: every function checks its arguments and returns E2EE_OK or a negative
+ * enum e2ee_err; none aborts on bad input. On any failure, output buffers that could hold
+ * secret or unauthenticated data are wiped. All functions are thread-safe once
+ * e2ee__crypto_init() has returned E2EE_OK (every function calls it on first use).
+ */
+#ifndef E2EE_CRYPTO_H
+#define E2EE_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "e2ee/error.h"
+
+#define E2EE_X25519_KEY_LEN 32
+#define E2EE_ED25519_PK_LEN 32
+#define E2EE_ED25519_SK_LEN 64  /* libsodium layout: seed || public key */
+#define E2EE_ED25519_SEED_LEN 32
+#define E2EE_ED25519_SIG_LEN 64
+#define E2EE_AEAD_KEY_LEN 32
+#define E2EE_AEAD_NONCE_LEN 12
+#define E2EE_AEAD_TAG_LEN 16
+#define E2EE_SHA256_LEN 32
+#define E2EE_HMAC_KEY_MAX 4096          /* longest HMAC key accepted */
+#define E2EE_HKDF_MAX_OUT (255 * 32)     /* RFC 5869 limit for SHA-256 */
+#define E2EE_HKDF_INFO_MAX 1024          /* OpenSSL 3.0's HKDF info buffer */
+#define E2EE_CRYPTO_MAX_INPUT ((size_t)1 << 30) /* longest single input (1 GiB) */
+
+/* Initialises libsodium and fetches the OpenSSL algorithms. Idempotent, thread-safe. */
+E2EE_MUST_CHECK int e2ee__crypto_init(void);
+
+/* ---- randomness and memory (libsodium) ---- */
+
+/* Fills buf with len bytes from the CSPRNG. len may be 0. */
+E2EE_MUST_CHECK int e2ee__random_bytes(uint8_t *buf, size_t len);
+
+/* Uniform random 32-bit value. */
+uint32_t e2ee__random_u32(void);
+
+/* Wipes len bytes at p (never optimised away). NULL with len 0 is allowed. */
+void e2ee__wipe(void *p, size_t len);
+
+/* Constant-time equality of two len-byte buffers: 1 if equal, 0 otherwise (also 0 on NULL). */
+int e2ee__ct_equal(const void *a, const void *b, size_t len);
+
+/* 1 if every byte of p[0..len) is zero, in constant time. */
+int e2ee__is_zero(const void *p, size_t len);
+
+/*
+ * Secret buffer for long-term secrets: guarded memory (libsodium sodium_malloc: guard pages,
+ * canary, locked against swapping where allowed). Free always wipes. Ownership: the caller
+ * owns what _new returns and releases it with _free (NULL is a no-op).
+ */
+typedef struct e2ee__secret {
+    uint8_t *ptr;
+    size_t len;
+} e2ee__secret;
+
+E2EE_MUST_CHECK int e2ee__secret_new(e2ee__secret **out, size_t len);
+void e2ee__secret_free(e2ee__secret *s);
+
+/* ---- X25519 (libsodium) ---- */
+
+/* New random key pair. */
+E2EE_MUST_CHECK int e2ee__x25519_keypair(uint8_t pk[E2EE_X25519_KEY_LEN],
+                                         uint8_t sk[E2EE_X25519_KEY_LEN]);
+
+/* Public key of a secret key. */
+E2EE_MUST_CHECK int e2ee__x25519_public(uint8_t pk[E2EE_X25519_KEY_LEN],
+                                        const uint8_t sk[E2EE_X25519_KEY_LEN]);
+
+/* Shared secret = X25519(sk, pk). An all-zero result (low-order pk) is E2EE_ERR_WEAK_KEY and
+ * leaves `shared` zeroed. */
+E2EE_MUST_CHECK int e2ee__x25519(uint8_t shared[E2EE_X25519_KEY_LEN],
+                                 const uint8_t sk[E2EE_X25519_KEY_LEN],
+                                 const uint8_t pk[E2EE_X25519_KEY_LEN]);
+
+/* ---- Ed25519 (libsodium) ---- */
+
+E2EE_MUST_CHECK int e2ee__ed25519_keypair(uint8_t pk[E2EE_ED25519_PK_LEN],
+                                          uint8_t sk[E2EE_ED25519_SK_LEN]);
+E2EE_MUST_CHECK int e2ee__ed25519_seed_keypair(uint8_t pk[E2EE_ED25519_PK_LEN],
+                                               uint8_t sk[E2EE_ED25519_SK_LEN],
+                                               const uint8_t seed[E2EE_ED25519_SEED_LEN]);
+/* Detached signature over msg (msg may be NULL when len is 0). */
+E2EE_MUST_CHECK int e2ee__ed25519_sign(uint8_t sig[E2EE_ED25519_SIG_LEN], const uint8_t *msg,
+                                       size_t len, const uint8_t sk[E2EE_ED25519_SK_LEN]);
+/* E2EE_OK if sig is a valid signature of msg by pk, else E2EE_ERR_AUTH. */
+E2EE_MUST_CHECK int e2ee__ed25519_verify(const uint8_t sig[E2EE_ED25519_SIG_LEN],
+                                         const uint8_t *msg, size_t len,
+                                         const uint8_t pk[E2EE_ED25519_PK_LEN]);
+
+/* ---- AES-256-GCM (OpenSSL EVP), 96-bit nonce, 128-bit tag ---- */
+
+/*
+ * Seals pt into out, which receives ptlen + E2EE_AEAD_TAG_LEN bytes (ciphertext || tag).
+ * out may equal pt (in place). ad may be NULL when adlen is 0; pt may be NULL when ptlen is 0.
+ */
+E2EE_MUST_CHECK int e2ee__aead_seal(uint8_t *out, const uint8_t key[E2EE_AEAD_KEY_LEN],
+                                    const uint8_t nonce[E2EE_AEAD_NONCE_LEN],
+                                    const uint8_t *ad, size_t adlen,
+                                    const uint8_t *pt, size_t ptlen);
+
+/*
+ * Opens ct (ciphertext || tag, ctlen >= E2EE_AEAD_TAG_LEN) into out (ctlen - 16 bytes).
+ * E2EE_ERR_AUTH when the tag does not verify; then out is wiped. out may equal ct.
+ */
+E2EE_MUST_CHECK int e2ee__aead_open(uint8_t *out, const uint8_t key[E2EE_AEAD_KEY_LEN],
+                                    const uint8_t nonce[E2EE_AEAD_NONCE_LEN],
+                                    const uint8_t *ad, size_t adlen,
+                                    const uint8_t *ct, size_t ctlen);
+
+/* ---- hashes and KDFs (OpenSSL EVP) ---- */
+
+E2EE_MUST_CHECK int e2ee__sha256(uint8_t out[E2EE_SHA256_LEN], const uint8_t *in, size_t len);
+
+/* SHA-256 over the concatenation of n parts (parts[i] may be NULL when lens[i] is 0). */
+E2EE_MUST_CHECK int e2ee__sha256_parts(uint8_t out[E2EE_SHA256_LEN], const uint8_t *const *parts,
+                                       const size_t *lens, size_t n);
+
+/* HMAC-SHA-256. keylen 1..E2EE_HMAC_KEY_MAX (0 allowed, as RFC 2104 permits). */
+E2EE_MUST_CHECK int e2ee__hmac_sha256(uint8_t out[E2EE_SHA256_LEN], const uint8_t *key,
+                                      size_t keylen, const uint8_t *msg, size_t len);
+
+/* HKDF-SHA-256 (RFC 5869) extract-and-expand. salt/info may be NULL when their length is 0;
+ * outlen 1..E2EE_HKDF_MAX_OUT; infolen at most E2EE_HKDF_INFO_MAX. */
+E2EE_MUST_CHECK int e2ee__hkdf_sha256(uint8_t *out, size_t outlen,
+                                      const uint8_t *ikm, size_t ikmlen,
+                                      const uint8_t *salt, size_t saltlen,
+                                      const uint8_t *info, size_t infolen);
+
+#endif
