@@ -136,7 +136,8 @@ int e2ee__identity_serialize(const e2ee__identity *id, uint8_t **out, size_t *ou
     r.dh_private.data = id->sk->ptr + SK_DH_OFF;
     r.dh_private.len = E2EE_X25519_KEY_LEN;
     r.public_ = &pk;
-    return e2ee__wire_pack(&r.base, E2EE_IDENTITY_RECORD_MAX, out, out_len);
+    return e2ee__pwcodec_pack_record(&r.base, E2EE_IDENTITY_RECORD_LABEL,
+                                     E2EE_IDENTITY_RECORD_MAX, out, out_len);
 }
 
 int e2ee__identity_deserialize(e2ee__identity **out, const uint8_t *buf, size_t len)
@@ -150,13 +151,12 @@ int e2ee__identity_deserialize(e2ee__identity **out, const uint8_t *buf, size_t 
     *out = NULL;
     if (!buf && len)
         return E2EE_ERR_ARG;
-    int rc = e2ee__wire_unpack(&e2ee__identity_record__descriptor, buf, len,
-                               E2EE_IDENTITY_RECORD_MAX, &msg);
+    int rc = e2ee__pwcodec_unpack_record(&e2ee__identity_record__descriptor,
+                                         E2EE_IDENTITY_RECORD_LABEL, buf, len,
+                                         E2EE_IDENTITY_RECORD_MAX, &msg);
     r = (E2ee__IdentityRecord *)msg;
-    if (rc != E2EE_OK) {
-        rc = E2EE_ERR_CORRUPT;
+    if (rc != E2EE_OK)
         goto done;
-    }
     if (!r->has_version || r->version != E2EE_IDENTITY_RECORD_VERSION) {
         rc = r->has_version ? E2EE_ERR_VERSION : E2EE_ERR_CORRUPT;
         goto done;

@@ -20,6 +20,7 @@
 
 #define E2EE_IDENTITY_DH_LABEL "e2ee-identity-dh-v1"
 #define E2EE_IDENTITY_RECORD_VERSION 1
+#define E2EE_IDENTITY_RECORD_LABEL "e2ee-identity-record-v1"
 #define E2EE_IDENTITY_RECORD_MAX 512   /* longest serialized identity record accepted */
 #define E2EE_IDENTITY_KEY_MAX 256      /* longest serialized public identity accepted */
 

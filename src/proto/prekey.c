@@ -108,7 +108,8 @@ int e2ee__signed_prekey_serialize(const e2ee__signed_prekey *spk, uint8_t **out,
     r.private_key = (ProtobufCBinaryData){sizeof spk->sk, (uint8_t *)spk->sk};
     r.signature = (ProtobufCBinaryData){sizeof spk->sig, (uint8_t *)spk->sig};
     r.created_at = spk->created_at;
-    return e2ee__wire_pack(&r.base, E2EE_PREKEY_RECORD_MAX, out, out_len);
+    return e2ee__pwcodec_pack_record(&r.base, E2EE_SIGNED_PREKEY_RECORD_LABEL,
+                                     E2EE_PREKEY_RECORD_MAX, out, out_len);
 }
 
 int e2ee__one_time_prekey_serialize(const e2ee__one_time_prekey *opk, uint8_t **out,
@@ -126,7 +127,8 @@ int e2ee__one_time_prekey_serialize(const e2ee__one_time_prekey *opk, uint8_t **
     r.id = opk->id;
     r.public_key = (ProtobufCBinaryData){sizeof opk->pk, (uint8_t *)opk->pk};
     r.private_key = (ProtobufCBinaryData){sizeof opk->sk, (uint8_t *)opk->sk};
-    return e2ee__wire_pack(&r.base, E2EE_PREKEY_RECORD_MAX, out, out_len);
+    return e2ee__pwcodec_pack_record(&r.base, E2EE_ONE_TIME_PREKEY_RECORD_LABEL,
+                                     E2EE_PREKEY_RECORD_MAX, out, out_len);
 }
 
 /* 1 when pk is the public key of sk. */
@@ -154,13 +156,12 @@ int e2ee__signed_prekey_deserialize(e2ee__signed_prekey *out, const uint8_t *buf
     memset(out, 0, sizeof *out);
     if (!buf && len)
         return E2EE_ERR_ARG;
-    int rc = e2ee__wire_unpack(&e2ee__signed_pre_key_record__descriptor, buf, len,
-                               E2EE_PREKEY_RECORD_MAX, &msg);
+    int rc = e2ee__pwcodec_unpack_record(&e2ee__signed_pre_key_record__descriptor,
+                                         E2EE_SIGNED_PREKEY_RECORD_LABEL, buf, len,
+                                         E2EE_PREKEY_RECORD_MAX, &msg);
     const E2ee__SignedPreKeyRecord *r = (const E2ee__SignedPreKeyRecord *)msg;
-    if (rc != E2EE_OK) {
-        rc = E2EE_ERR_CORRUPT;
+    if (rc != E2EE_OK)
         goto done;
-    }
     rc = record_version(r->has_version, r->version);
     if (rc != E2EE_OK)
         goto done;
@@ -190,13 +191,12 @@ int e2ee__one_time_prekey_deserialize(e2ee__one_time_prekey *out, const uint8_t 
     memset(out, 0, sizeof *out);
     if (!buf && len)
         return E2EE_ERR_ARG;
-    int rc = e2ee__wire_unpack(&e2ee__one_time_pre_key_record__descriptor, buf, len,
-                               E2EE_PREKEY_RECORD_MAX, &msg);
+    int rc = e2ee__pwcodec_unpack_record(&e2ee__one_time_pre_key_record__descriptor,
+                                         E2EE_ONE_TIME_PREKEY_RECORD_LABEL, buf, len,
+                                         E2EE_PREKEY_RECORD_MAX, &msg);
     const E2ee__OneTimePreKeyRecord *r = (const E2ee__OneTimePreKeyRecord *)msg;
-    if (rc != E2EE_OK) {
-        rc = E2EE_ERR_CORRUPT;
+    if (rc != E2EE_OK)
         goto done;
-    }
     rc = record_version(r->has_version, r->version);
     if (rc != E2EE_OK)
         goto done;

@@ -27,6 +27,8 @@
 
 #define E2EE_SIGNED_PREKEY_LABEL "e2ee-signed-prekey-v1"
 #define E2EE_PREKEY_VERSION 1          /* version of every prekey message and record */
+#define E2EE_SIGNED_PREKEY_RECORD_LABEL "e2ee-signed-prekey-record-v1"
+#define E2EE_ONE_TIME_PREKEY_RECORD_LABEL "e2ee-one-time-prekey-record-v1"
 #define E2EE_PREKEY_BATCH_MAX 1000     /* one-time prekeys in one upload */
 #define E2EE_PREKEY_RECORD_MAX 512     /* longest serialized prekey record accepted */
 #define E2EE_PREKEY_BUNDLE_MAX 1024    /* longest serialized bundle accepted */

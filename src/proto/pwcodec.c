@@ -1,7 +1,10 @@
 /* e2ee proto: encoding helpers shared by the pairwise files. */
 #include "proto/pwcodec.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "wire/wire.h"
 
 void e2ee__pwcodec_be32(uint8_t out[4], uint32_t v)
 {
@@ -75,4 +78,70 @@ size_t e2ee__pwcodec_binding(uint8_t *out, const e2ee__address *addr,
     memcpy(out + off, pub->dh_pk, sizeof pub->dh_pk);
     off += sizeof pub->dh_pk;
     return off;
+}
+
+static int record_sum(uint8_t out[E2EE_SHA256_LEN], const char *label, const uint8_t *b,
+                      size_t n)
+{
+    const uint8_t *parts[2] = {(const uint8_t *)label, b};
+    const size_t lens[2] = {strlen(label), n};
+    return e2ee__sha256_parts(out, parts, lens, 2);
+}
+
+int e2ee__pwcodec_pack_record(const ProtobufCMessage *msg, const char *label, size_t max_len,
+                              uint8_t **out, size_t *out_len)
+{
+    uint8_t *body = NULL, *all = NULL;
+    size_t n = 0;
+    if (!out || !out_len)
+        return E2EE_ERR_ARG;
+    *out = NULL;
+    *out_len = 0;
+    if (!msg || !label || max_len < E2EE_PWCODEC_CHECKSUM_FIELD_LEN)
+        return E2EE_ERR_ARG;
+    int rc = e2ee__wire_pack(msg, max_len - E2EE_PWCODEC_CHECKSUM_FIELD_LEN, &body, &n);
+    if (rc == E2EE_OK) {
+        all = malloc(n + E2EE_PWCODEC_CHECKSUM_FIELD_LEN);
+        rc = all ? E2EE_OK : E2EE_ERR_NOMEM;
+    }
+    if (rc == E2EE_OK) {
+        memcpy(all, body, n);
+        all[n] = 0x7A; /* field 15, wire type 2 */
+        all[n + 1] = E2EE_SHA256_LEN;
+        rc = record_sum(all + n + 2, label, body, n);
+    }
+    if (rc == E2EE_OK) {
+        *out = all;
+        *out_len = n + E2EE_PWCODEC_CHECKSUM_FIELD_LEN;
+    } else {
+        e2ee__wire_buf_free(all, n + E2EE_PWCODEC_CHECKSUM_FIELD_LEN);
+    }
+    e2ee__wire_buf_free(body, n);
+    return rc;
+}
+
+int e2ee__pwcodec_unpack_record(const ProtobufCMessageDescriptor *desc, const char *label,
+                                const uint8_t *buf, size_t len, size_t max_len,
+                                ProtobufCMessage **out)
+{
+    uint8_t sum[E2EE_SHA256_LEN];
+    if (!out)
+        return E2EE_ERR_ARG;
+    *out = NULL;
+    if (!desc || !label || (!buf && len))
+        return E2EE_ERR_ARG;
+    if (len < E2EE_PWCODEC_CHECKSUM_FIELD_LEN || len > max_len)
+        return E2EE_ERR_CORRUPT;
+    size_t n = len - E2EE_PWCODEC_CHECKSUM_FIELD_LEN;
+    if (buf[n] != 0x7A || buf[n + 1] != E2EE_SHA256_LEN)
+        return E2EE_ERR_CORRUPT;
+    int rc = record_sum(sum, label, buf, n);
+    if (rc == E2EE_OK && !e2ee__ct_equal(sum, buf + n + 2, sizeof sum))
+        rc = E2EE_ERR_CORRUPT;
+    if (rc == E2EE_OK) {
+        rc = e2ee__wire_unpack(desc, buf, n, max_len, out);
+        if (rc != E2EE_OK && rc != E2EE_ERR_NOMEM)
+            rc = E2EE_ERR_CORRUPT;
+    }
+    return rc;
 }

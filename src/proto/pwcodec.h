@@ -39,4 +39,25 @@ int e2ee__pwcodec_user_id_from(e2ee__address *out, protobuf_c_boolean has,
 size_t e2ee__pwcodec_binding(uint8_t *out, const e2ee__address *addr,
                              const e2ee__identity_pub *pub);
 
+/*
+ * Private records (identity, prekeys, session) end with a checksum field against storage
+ * corruption (not an authenticator: whoever can write the store can recompute it):
+ *   record = B || 0x7A 0x20 || SHA-256(label || B)
+ * where B is the encoding of the record without its field 15 ("checksum"); 0x7A 0x20 is the
+ * protobuf key and length of field 15 (bytes, 32 long), so the whole is a valid encoding.
+ */
+#define E2EE_PWCODEC_CHECKSUM_FIELD_LEN (2 + E2EE_SHA256_LEN)
+
+/* Packs msg (without a checksum) and appends the checksum field. Total at most max_len.
+ * The buffer holds secrets: free with e2ee__wire_buf_free. */
+E2EE_MUST_CHECK int e2ee__pwcodec_pack_record(const ProtobufCMessage *msg, const char *label,
+                                              size_t max_len, uint8_t **out, size_t *out_len);
+
+/* Checks the trailing checksum field and decodes the rest. E2EE_OK, E2EE_ERR_CORRUPT (bad
+ * length, checksum or encoding), E2EE_ERR_NOMEM. Free *out with e2ee__wire_free. */
+E2EE_MUST_CHECK int e2ee__pwcodec_unpack_record(const ProtobufCMessageDescriptor *desc,
+                                                const char *label, const uint8_t *buf,
+                                                size_t len, size_t max_len,
+                                                ProtobufCMessage **out);
+
 #endif

@@ -35,6 +35,7 @@
 #include "proto/rng.h"
 
 #define E2EE_SESSION_RECORD_VERSION 1
+#define E2EE_SESSION_RECORD_LABEL "e2ee-session-record-v1"
 #define E2EE_SESSION_MAX_PREVIOUS 4          /* previous states kept besides the current */
 #define E2EE_SESSION_MAX_STATES (1 + E2EE_SESSION_MAX_PREVIOUS)
 #define E2EE_SESSION_RECORD_MAX (2u << 20)   /* longest serialized record accepted */

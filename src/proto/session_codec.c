@@ -132,7 +132,8 @@ int e2ee__session_codec_pack(const struct e2ee__session_record *rec, uint8_t **o
     m.n_states = rec->n;
     m.states = ptrs;
     if (rc == E2EE_OK)
-        rc = e2ee__wire_pack(&m.base, E2EE_SESSION_RECORD_MAX, out, out_len);
+        rc = e2ee__pwcodec_pack_record(&m.base, E2EE_SESSION_RECORD_LABEL,
+                                       E2EE_SESSION_RECORD_MAX, out, out_len);
     for (size_t i = 0; i < rec->n; i++)
         scratch_free(&x[i]);
     return rc;
@@ -270,13 +271,12 @@ int e2ee__session_codec_unpack(struct e2ee__session_record *rec, const uint8_t *
                                size_t len)
 {
     ProtobufCMessage *msg = NULL;
-    int rc = e2ee__wire_unpack(&e2ee__session_record__descriptor, buf, len,
-                               E2EE_SESSION_RECORD_MAX, &msg);
+    int rc = e2ee__pwcodec_unpack_record(&e2ee__session_record__descriptor,
+                                         E2EE_SESSION_RECORD_LABEL, buf, len,
+                                         E2EE_SESSION_RECORD_MAX, &msg);
     const E2ee__SessionRecord *m = (const E2ee__SessionRecord *)msg;
-    if (rc != E2EE_OK) {
-        rc = rc == E2EE_ERR_NOMEM ? rc : E2EE_ERR_CORRUPT;
+    if (rc != E2EE_OK)
         goto done;
-    }
     if (!m->has_version) {
         rc = E2EE_ERR_CORRUPT;
         goto done;
