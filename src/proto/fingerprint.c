@@ -21,8 +21,8 @@ static char *render(char *out, const uint8_t fp[E2EE_FINGERPRINT_LEN])
 {
     for (int g = 0; g < E2EE_FINGERPRINT_GROUPS; g++) {
         uint64_t v = 0;
-        for (int i = 0; i < 5; i++)
-            v = (v << 8) | fp[5 * g + i];
+        for (int i = 0; i < E2EE_FINGERPRINT_GROUP_BYTES; i++)
+            v = (v << 8) | fp[E2EE_FINGERPRINT_GROUP_BYTES * g + i];
         v %= 100000;
         for (int d = E2EE_SAFETY_NUMBER_GROUP_DIGITS - 1; d >= 0; d--) {
             out[d] = (char)('0' + v % 10);

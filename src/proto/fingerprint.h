@@ -20,6 +20,7 @@
 #define E2EE_FINGERPRINT_LABEL "e2ee-fingerprint-v1"
 #define E2EE_FINGERPRINT_LEN 32
 #define E2EE_FINGERPRINT_GROUPS 6        /* digit groups per fingerprint */
+#define E2EE_FINGERPRINT_GROUP_BYTES 5   /* fingerprint bytes behind one group */
 #define E2EE_SAFETY_NUMBER_GROUP_DIGITS 5
 #define E2EE_SAFETY_NUMBER_GROUPS (2 * E2EE_FINGERPRINT_GROUPS)
 /* Text length with the terminating NUL: 60 digits, 11 spaces, NUL. */

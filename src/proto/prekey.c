@@ -10,6 +10,33 @@
 
 #define SPK_MSG_LEN (sizeof E2EE_SIGNED_PREKEY_LABEL - 1 + 4 + E2EE_X25519_KEY_LEN)
 
+static int fixed_spk(void *ctx, uint32_t id, e2ee__signed_prekey *out)
+{
+    const e2ee__prekey_keys *k = ctx;
+    if (!k->spk || k->spk->id != id)
+        return E2EE_ERR_UNKNOWN_KEY;
+    *out = *k->spk;
+    return E2EE_OK;
+}
+
+static int fixed_opk(void *ctx, uint32_t id, e2ee__one_time_prekey *out)
+{
+    const e2ee__prekey_keys *k = ctx;
+    if (!k->opk || k->opk->id != id)
+        return E2EE_ERR_UNKNOWN_KEY;
+    *out = *k->opk;
+    return E2EE_OK;
+}
+
+void e2ee__prekey_source_from_keys(e2ee__prekey_source *src, e2ee__prekey_keys *keys)
+{
+    if (!src)
+        return;
+    src->signed_prekey = fixed_spk;
+    src->one_time_prekey = fixed_opk;
+    src->ctx = keys;
+}
+
 void e2ee__signed_prekey_wipe(e2ee__signed_prekey *spk)
 {
     e2ee__wipe(spk, spk ? sizeof *spk : 0);

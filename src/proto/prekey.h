@@ -73,6 +73,19 @@ typedef struct e2ee__prekey_source {
     void *ctx;
 } e2ee__prekey_source;
 
+/* Keys for e2ee__prekey_source_from_keys (borrowed; opk may be NULL). */
+typedef struct e2ee__prekey_keys {
+    const e2ee__signed_prekey *spk;
+    const e2ee__one_time_prekey *opk;
+} e2ee__prekey_keys;
+
+/*
+ * Makes *src serve exactly the keys in *keys (E2EE_ERR_UNKNOWN_KEY for any other id): for a
+ * caller that looked up the ids named by e2ee__pairwise_message_peek itself and passes the
+ * private keys in. *keys (and what it points to) must outlive the use of *src.
+ */
+void e2ee__prekey_source_from_keys(e2ee__prekey_source *src, e2ee__prekey_keys *keys);
+
 void e2ee__signed_prekey_wipe(e2ee__signed_prekey *spk);
 void e2ee__one_time_prekey_wipe(e2ee__one_time_prekey *opk);
 

@@ -141,24 +141,6 @@ static void vector_cleanup(struct vector *v)
     e2ee__identity_free(v->b);
 }
 
-static int vec_spk(void *ctx, uint32_t id, e2ee__signed_prekey *out)
-{
-    struct vector *v = ctx;
-    if (id != v->spk.id)
-        return E2EE_ERR_UNKNOWN_KEY;
-    *out = v->spk;
-    return E2EE_OK;
-}
-
-static int vec_opk(void *ctx, uint32_t id, e2ee__one_time_prekey *out)
-{
-    struct vector *v = ctx;
-    if (id != v->opk.id)
-        return E2EE_ERR_UNKNOWN_KEY;
-    *out = v->opk;
-    return E2EE_OK;
-}
-
 static void test_x3dh_vector(void **state)
 {
     (void)state;
@@ -218,11 +200,17 @@ static void test_first_message_vector(void **state)
     /* Bob: without a prekey source he cannot find his prekeys; with one he accepts */
     e2ee__session_decrypt_result res;
     e2ee__prekey_source none = {NULL, NULL, NULL};
-    e2ee__prekey_source src = {vec_spk, vec_opk, &v};
+    e2ee__prekey_source src;
+    e2ee__prekey_keys keys = {&v.spk, NULL};
+    e2ee__prekey_source_from_keys(&src, &keys);
     assert_int_equal(e2ee__session_record_new(&rb), E2EE_OK);
     assert_int_equal(e2ee__session_decrypt(rb, v.b, &v.ba, &v.aa, NULL, &none, msg, len, &res),
                      E2EE_ERR_UNKNOWN_KEY);
     assert_int_equal(e2ee__session_record_state_count(rb), 0);
+    /* the one-time prekey it names is missing */
+    assert_int_equal(e2ee__session_decrypt(rb, v.b, &v.ba, &v.aa, NULL, &src, msg, len, &res),
+                     E2EE_ERR_UNKNOWN_KEY);
+    keys.opk = &v.opk;
     assert_int_equal(e2ee__session_decrypt(rb, v.b, &v.ba, &v.aa, NULL, &src, msg, len, &res),
                      E2EE_OK);
     assert_int_equal(res.plaintext_len, 9);

@@ -182,6 +182,41 @@ static void test_tampering(void **state)
     pair_cleanup(&p);
 }
 
+/* Random byte changes anywhere in a message never decrypt and never change the record. */
+static void assert_mutations_rejected(struct pw_party *to, e2ee__session_record *rec,
+                                      struct pw_party *from, const uint8_t *msg, size_t len,
+                                      const char *text, uint64_t seed)
+{
+    struct tu_drbg d;
+    uint8_t *copy = malloc(len);
+    assert_non_null(copy);
+    tu_drbg_init(&d, seed);
+    for (int i = 0; i < 300; i++) {
+        memcpy(copy, msg, len);
+        int flips = 1 + (int)tu_drbg_below(&d, 3);
+        for (int f = 0; f < flips; f++)
+            copy[tu_drbg_below(&d, (uint32_t)len)] ^= (uint8_t)(1 + tu_drbg_below(&d, 255));
+        (void)dec_fail(to, rec, from, copy, len);
+    }
+    free(copy);
+    dec_ok(to, rec, from, msg, len, text);
+}
+
+static void test_random_mutations(void **state)
+{
+    (void)state;
+    struct pair p;
+    size_t len;
+    pair_init(&p, 17, 1);
+    uint8_t *m = enc(&p.a, p.ra, "pre-key", &len);
+    assert_mutations_rejected(&p.b, p.rb, &p.a, m, len, "pre-key", 1);
+    free(m);
+    m = enc(&p.b, p.rb, "ratchet", &len);
+    assert_mutations_rejected(&p.a, p.ra, &p.b, m, len, "ratchet", 2);
+    free(m);
+    pair_cleanup(&p);
+}
+
 /* Re-packs a record after `edit` changed fields of its decoded form (scalars and lengths
  * only: the decoded memory belongs to the decoder). Returns the deserialize code. */
 static int edit_record(const e2ee__session_record *rec,
@@ -1032,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_no_session_and_malformed),
         cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_associated_data),
+        cmocka_unit_test(test_random_mutations),
         cmocka_unit_test(test_wrong_identity),
         cmocka_unit_test(test_one_time_prekey_reuse),
         cmocka_unit_test(test_state_cap),
