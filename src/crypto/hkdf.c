@@ -46,6 +46,6 @@ int e2ee__hkdf_sha256(uint8_t *out, size_t outlen, const uint8_t *ikm, size_t ik
     if (ok == 1)
         return E2EE_OK;
 fail:
-    e2ee__wipe(out, outlen <= E2EE_HKDF_MAX_OUT ? outlen : 0);
+    e2ee__wipe(out, outlen <= E2EE_CRYPTO_MAX_INPUT ? outlen : 0);
     return rc;
 }
