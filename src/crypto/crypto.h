@@ -8,6 +8,7 @@
  * Conventions: every function checks its arguments and returns E2EE_OK or a negative
  * enum e2ee_err; none aborts on bad input. Errors: E2EE_ERR_ARG for a NULL pointer (a NULL
  * buffer is allowed only with length 0), E2EE_ERR_LENGTH for a length over its limit,
+ * E2EE_ERR_RANGE for a count out of its range,
  * E2EE_ERR_AUTH for a bad tag or signature, E2EE_ERR_WEAK_KEY for a low-order X25519 point,
  * E2EE_ERR_NOMEM, and E2EE_ERR_CRYPTO when the library itself fails.
  *
@@ -40,6 +41,7 @@
 #define E2EE_AEAD_TAG_LEN 16
 #define E2EE_SHA256_LEN 32
 #define E2EE_HMAC_KEY_MAX 4096          /* longest HMAC key accepted */
+#define E2EE_HMAC_MANY_MAX 16           /* most messages of one e2ee__hmac_sha256_many call */
 #define E2EE_HKDF_MAX_OUT (255 * 32)     /* RFC 5869 limit for SHA-256 */
 #define E2EE_HKDF_INFO_MAX 1024          /* OpenSSL 3.0's HKDF info buffer */
 #define E2EE_CRYPTO_MAX_INPUT ((size_t)1 << 30) /* longest single input (1 GiB) */
@@ -146,6 +148,17 @@ E2EE_MUST_CHECK int e2ee__hmac_sha256(uint8_t out[E2EE_SHA256_LEN], const uint8_
                                       size_t keylen, const uint8_t *msg, size_t len);
 
 /*
+ * n HMAC-SHA-256 under one key: out[i] = HMAC(key, msgs[i]) for i < n, the same values as n
+ * calls of e2ee__hmac_sha256 at a lower cost (the key schedule is computed once). n is
+ * 1..E2EE_HMAC_MANY_MAX (else E2EE_ERR_RANGE, nothing written); msgs[i] may be NULL when
+ * lens[i] is 0; key and lengths as for e2ee__hmac_sha256. On failure all n outputs are wiped.
+ * Made for chain steps that derive several values from one chain key.
+ */
+E2EE_MUST_CHECK int e2ee__hmac_sha256_many(uint8_t (*out)[E2EE_SHA256_LEN], const uint8_t *key,
+                                           size_t keylen, const uint8_t *const *msgs,
+                                           const size_t *lens, size_t n);
+
+/*
  * HKDF-SHA-256 (RFC 5869) extract-and-expand. ikm, salt and info may each be empty (NULL with
  * length 0); an empty salt is RFC 5869's HashLen zero bytes. outlen 1..E2EE_HKDF_MAX_OUT and
  * infolen at most E2EE_HKDF_INFO_MAX, else E2EE_ERR_LENGTH with out wiped (unless outlen is
@@ -156,6 +169,16 @@ E2EE_MUST_CHECK int e2ee__hkdf_sha256(uint8_t *out, size_t outlen,
                                       const uint8_t *ikm, size_t ikmlen,
                                       const uint8_t *salt, size_t saltlen,
                                       const uint8_t *info, size_t infolen);
+
+/*
+ * HKDF-Expand alone (RFC 5869 2.3): out = HKDF-Expand(prk, info, outlen), for a key that is
+ * already uniformly random (RFC 5869 3.3), such as an HMAC-SHA-256 output; it skips the
+ * Extract step (one HMAC) of e2ee__hkdf_sha256 and gives different output from it.
+ * prklen E2EE_SHA256_LEN..E2EE_HMAC_KEY_MAX; outlen and info as for e2ee__hkdf_sha256.
+ */
+E2EE_MUST_CHECK int e2ee__hkdf_sha256_expand(uint8_t *out, size_t outlen,
+                                             const uint8_t *prk, size_t prklen,
+                                             const uint8_t *info, size_t infolen);
 
 /* ---- test hook ---- */
 

@@ -350,12 +350,19 @@ static void hkdf_check(struct vt_tally *t, const struct hkdf_rec *h)
     else if (memcmp(out, okm, L) != 0)
         why = "hkdf gave another OKM";
     if (!why && h->prk) {
-        /* PRK = HMAC(salt, IKM) (RFC 5869 2.2): cross-checks the HMAC with an empty key */
+        /* PRK = HMAC(salt, IKM) (RFC 5869 2.2): cross-checks the HMAC with an empty key;
+         * OKM = HKDF-Expand(PRK, info, L) checks the Expand-only entry point */
         uint8_t prk[32], got[32];
         vt_hex_exact(h->prk, prk, 32);
+        memset(out, 0, L);
         if (e2ee__hmac_sha256(got, salt, saltlen, ikm, ikmlen) != E2EE_OK ||
             memcmp(got, prk, 32) != 0)
             why = "HMAC(salt, IKM) is not PRK";
+        else if (e2ee__hkdf_sha256_expand(out, L, prk, 32, info, infolen) != E2EE_OK ||
+                 memcmp(out, okm, L) != 0)
+            why = "HKDF-Expand(PRK, info) is not OKM";
+        else
+            t->expand_checked++;
     }
     vt_result(t, why == NULL, h->count, "%s (rc %d, L %zu)", why ? why : "", rc, L);
     free(ikm);
@@ -365,7 +372,8 @@ static void hkdf_check(struct vt_tally *t, const struct hkdf_rec *h)
     free(out);
 }
 
-static void hkdf_file(const char *rel)
+/* Returns how many vectors also checked HKDF-Expand alone (those with a PRK). */
+static unsigned hkdf_file(const char *rel)
 {
     struct vt_tally t;
     struct tu_rsp r;
@@ -402,18 +410,19 @@ static void hkdf_file(const char *rel)
     hkdf_rec_clear(&h);
     tu_rsp_close(&r);
     vt_finish(&t);
+    return t.expand_checked;
 }
 
 static void test_hkdf_rfc5869(void **state)
 {
     (void)state;
-    hkdf_file("KDF/rfc-5869-HKDF-SHA256.txt");
+    assert_int_equal(hkdf_file("KDF/rfc-5869-HKDF-SHA256.txt"), 3); /* all three have a PRK */
 }
 
 static void test_hkdf_generated(void **state)
 {
     (void)state;
-    hkdf_file("KDF/hkdf-generated.txt");
+    (void)hkdf_file("KDF/hkdf-generated.txt");
 }
 
 /* ---- SHA-256: NIST CAVP short and long messages ---- */

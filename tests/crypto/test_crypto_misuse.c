@@ -367,6 +367,67 @@ static void test_hmac_misuse(void **state)
     assert_true(e2ee__crypto_thread_scrubbed());
 }
 
+static void test_hmac_many(void **state)
+{
+    (void)state;
+    uint8_t msg[MSG_LEN], out[E2EE_HMAC_MANY_MAX + 1][32], ref[32];
+    const uint8_t *msgs[E2EE_HMAC_MANY_MAX + 1];
+    size_t lens[E2EE_HMAC_MANY_MAX + 1];
+    msg_bytes(msg, sizeof msg);
+    for (size_t i = 0; i <= E2EE_HMAC_MANY_MAX; i++) {
+        msgs[i] = i == 3 ? NULL : msg + i;
+        lens[i] = i == 3 ? 0 : i + 1;
+    }
+    /* the same values as one call each, for every n (message 3 is empty and NULL) */
+    for (size_t n = 1; n <= E2EE_HMAC_MANY_MAX; n += 5) {
+        memset(out, FILL, sizeof out);
+        assert_int_equal(e2ee__hmac_sha256_many(out, k_key, 32, msgs, lens, n), E2EE_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(e2ee__hmac_sha256(ref, k_key, 32, msgs[i], lens[i]), E2EE_OK);
+            assert_memory_equal(out[i], ref, 32);
+        }
+        assert_true(all_fill(out[n], 32));
+        assert_true(e2ee__crypto_thread_scrubbed());
+    }
+    /* counts out of range: nothing written */
+    memset(out, FILL, sizeof out);
+    assert_int_equal(e2ee__hmac_sha256_many(out, k_key, 32, msgs, lens, 0), E2EE_ERR_RANGE);
+    assert_int_equal(e2ee__hmac_sha256_many(out, k_key, 32, msgs, lens,
+                                            E2EE_HMAC_MANY_MAX + 1),
+                     E2EE_ERR_RANGE);
+    assert_true(all_fill(out[0], sizeof out));
+    assert_int_equal(e2ee__hmac_sha256_many(NULL, k_key, 32, msgs, lens, 2), E2EE_ERR_ARG);
+    /* bad arguments: every output wiped */
+    struct {
+        const uint8_t *key;
+        size_t keylen;
+        const uint8_t *const *m;
+        const size_t *l;
+        int rc;
+    } bad[] = {
+        {NULL, 32, msgs, lens, E2EE_ERR_ARG},
+        {k_key, 32, NULL, lens, E2EE_ERR_ARG},
+        {k_key, 32, msgs, NULL, E2EE_ERR_ARG},
+        {k_key, E2EE_HMAC_KEY_MAX + 1, msgs, lens, E2EE_ERR_LENGTH},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(out, FILL, sizeof out);
+        assert_int_equal(e2ee__hmac_sha256_many(out, bad[i].key, bad[i].keylen, bad[i].m,
+                                                bad[i].l, 4),
+                         bad[i].rc);
+        assert_true(vt_all_zero(out[0], 4 * 32));
+        assert_true(all_fill(out[4], 32));
+    }
+    lens[3] = 1; /* NULL message with a length */
+    memset(out, FILL, sizeof out);
+    assert_int_equal(e2ee__hmac_sha256_many(out, k_key, 32, msgs, lens, 4), E2EE_ERR_ARG);
+    assert_true(vt_all_zero(out[0], 4 * 32));
+    lens[3] = E2EE_CRYPTO_MAX_INPUT + 1;
+    msgs[3] = msg;
+    assert_int_equal(e2ee__hmac_sha256_many(out, k_key, 32, msgs, lens, 4), E2EE_ERR_LENGTH);
+    assert_true(vt_all_zero(out[0], 4 * 32));
+}
+
 /* ---- HKDF-SHA-256 ---- */
 
 /* HKDF by its definition (RFC 5869 2.2 and 2.3) over our HMAC, for up to 3 blocks. */
@@ -491,6 +552,61 @@ static void test_hkdf_misuse(void **state)
     free(out);
 }
 
+static void test_hkdf_expand(void **state)
+{
+    (void)state;
+    static const uint8_t ikm[32] = {3}, salt[32] = {4}, info[20] = "e2ee-expand-v1";
+    uint8_t prk[64], out[77], ref[77];
+    /* HKDF = Expand(Extract): Expand alone from HMAC(salt, IKM) gives the same bytes */
+    assert_int_equal(e2ee__hmac_sha256(prk, salt, 32, ikm, 32), E2EE_OK);
+    for (int withinfo = 0; withinfo < 2; withinfo++) {
+        const uint8_t *in = withinfo ? info : NULL;
+        size_t il = withinfo ? sizeof info : 0;
+        assert_int_equal(e2ee__hkdf_sha256(ref, 76, ikm, 32, salt, 32, in, il), E2EE_OK);
+        memset(out, FILL, sizeof out);
+        assert_int_equal(e2ee__hkdf_sha256_expand(out, 76, prk, 32, in, il), E2EE_OK);
+        assert_memory_equal(out, ref, 76);
+        assert_int_equal(out[76], FILL);
+        assert_true(e2ee__crypto_thread_scrubbed());
+    }
+    /* a longer PRK is allowed (at least HashLen, RFC 5869 2.3) and is a different key */
+    memset(prk + 32, 0x33, 32);
+    assert_int_equal(e2ee__hkdf_sha256_expand(out, 32, prk, 64, info, sizeof info), E2EE_OK);
+    assert_memory_not_equal(out, ref, 32);
+    /* misuse: every failure wipes the output */
+    struct {
+        const uint8_t *prk;
+        size_t prklen, outlen;
+        const uint8_t *info;
+        size_t infolen;
+        int rc;
+    } bad[] = {
+        {NULL, 32, 32, info, 4, E2EE_ERR_ARG},
+        {prk, 32, 32, NULL, 4, E2EE_ERR_ARG},
+        {prk, 31, 32, info, 4, E2EE_ERR_LENGTH},
+        {prk, E2EE_HMAC_KEY_MAX + 1, 32, info, 4, E2EE_ERR_LENGTH},
+        {prk, 32, 0, info, 4, E2EE_ERR_LENGTH},
+        {prk, 32, 32, info, E2EE_HKDF_INFO_MAX + 1, E2EE_ERR_LENGTH},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(out, FILL, sizeof out);
+        assert_int_equal(e2ee__hkdf_sha256_expand(out, bad[i].outlen, bad[i].prk, bad[i].prklen,
+                                                  bad[i].info, bad[i].infolen),
+                         bad[i].rc);
+        assert_true(vt_all_zero(out, bad[i].outlen));
+        assert_int_equal(out[bad[i].outlen], FILL);
+    }
+    assert_int_equal(e2ee__hkdf_sha256_expand(NULL, 32, prk, 32, info, 4), E2EE_ERR_ARG);
+    uint8_t *big = malloc(E2EE_HKDF_MAX_OUT + 1);
+    assert_non_null(big);
+    memset(big, FILL, E2EE_HKDF_MAX_OUT + 1);
+    assert_int_equal(e2ee__hkdf_sha256_expand(big, E2EE_HKDF_MAX_OUT + 1, prk, 32, info, 4),
+                     E2EE_ERR_LENGTH);
+    assert_true(vt_all_zero(big, E2EE_HKDF_MAX_OUT + 1));
+    assert_int_equal(e2ee__hkdf_sha256_expand(big, E2EE_HKDF_MAX_OUT, prk, 32, info, 4), 0);
+    free(big);
+}
+
 /* ---- SHA-256 ---- */
 
 static void test_sha256_misuse(void **state)
@@ -607,9 +723,11 @@ int main(void)
         cmocka_unit_test(test_x25519_misuse),
         cmocka_unit_test(test_ed25519_misuse),
         cmocka_unit_test(test_hmac_misuse),
+        cmocka_unit_test(test_hmac_many),
         cmocka_unit_test(test_hkdf_empty_inputs),
         cmocka_unit_test(test_hkdf_no_carry_over),
         cmocka_unit_test(test_hkdf_misuse),
+        cmocka_unit_test(test_hkdf_expand),
         cmocka_unit_test(test_sha256_misuse),
         cmocka_unit_test(test_secret_buffer),
         cmocka_unit_test(test_ct_equal_is_zero_wipe),

@@ -21,6 +21,7 @@ struct expected {
     uint8_t hkdf[N_KEYS][76];
     uint8_t hkdf_noinfo[N_KEYS][32];
     uint8_t tag[N_KEYS][16];
+    uint8_t expand[N_KEYS][76];
 };
 
 static struct expected g_exp;
@@ -44,6 +45,16 @@ static int round_ok(int k)
     if (e2ee__aead_seal(sealed, g_exp.key[k], nonce, k_msg, sizeof k_msg, NULL, 0) != 0 ||
         memcmp(sealed, g_exp.tag[k], 16) != 0)
         return 0;
+    /* the same HMAC twice under one key, and HKDF-Expand from the HMAC as PRK */
+    uint8_t two[2][32];
+    const uint8_t *msgs[2] = {k_msg, k_msg};
+    size_t lens[2] = {sizeof k_msg, sizeof k_msg};
+    if (e2ee__hmac_sha256_many(two, g_exp.key[k], 32, msgs, lens, 2) != E2EE_OK ||
+        memcmp(two[0], g_exp.hmac[k], 32) != 0 || memcmp(two[1], g_exp.hmac[k], 32) != 0)
+        return 0;
+    if (e2ee__hkdf_sha256_expand(okm, 76, g_exp.hmac[k], 32, k_info, sizeof k_info) != 0 ||
+        memcmp(okm, g_exp.expand[k], 76) != 0)
+        return 0;
     return 1;
 }
 
@@ -63,6 +74,9 @@ static void compute_expected(void)
                          E2EE_OK);
         assert_int_equal(e2ee__aead_seal(g_exp.tag[k], g_exp.key[k], nonce, k_msg,
                                          sizeof k_msg, NULL, 0),
+                         E2EE_OK);
+        assert_int_equal(e2ee__hkdf_sha256_expand(g_exp.expand[k], 76, g_exp.hmac[k], 32,
+                                                  k_info, sizeof k_info),
                          E2EE_OK);
     }
 }
@@ -103,7 +117,8 @@ static void test_concurrent_threads_agree(void **state)
     compute_expected();
     struct worker w[N_THREADS];
     run_workers(w, N_THREADS, N_ROUNDS);
-    printf("%d threads x %d rounds of HMAC, HKDF (with and without info), AES-GCM: all "
+    printf("%d threads x %d rounds of HMAC (single and many), HKDF (with and without info), "
+           "HKDF-Expand, AES-GCM: all "
            "matched the single-thread results\n", N_THREADS, N_ROUNDS);
 }
 

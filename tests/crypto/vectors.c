@@ -36,6 +36,8 @@ void vt_finish(const struct vt_tally *t)
     printf("%s: ran %u, passed %u", t->file, t->ran, t->passed);
     if (t->na)
         printf(", not applicable to our API %u", t->na);
+    if (t->expand_checked)
+        printf(", %u of them also through HKDF-Expand from PRK", t->expand_checked);
     if (t->acc_accepted || t->acc_rejected)
         printf(", acceptable: %u accepted, %u rejected", t->acc_accepted, t->acc_rejected);
     printf("\n");

@@ -20,6 +20,7 @@
 struct vt_tally {
     char file[VT_PATH_MAX];
     unsigned ran, passed, na, acc_accepted, acc_rejected;
+    unsigned expand_checked; /* HKDF vectors whose PRK also checked HKDF-Expand alone */
 };
 
 /* Starts a tally for dir/rel; fills path with the full path. */
