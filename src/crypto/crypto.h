@@ -8,9 +8,9 @@
  * Conventions: every function checks its arguments and returns E2EE_OK or a negative
  * enum e2ee_err; none aborts on bad input. Errors: E2EE_ERR_ARG for a NULL pointer (a NULL
  * buffer is allowed only with length 0), E2EE_ERR_LENGTH for a length over its limit,
- * E2EE_ERR_RANGE for a count out of its range,
- * E2EE_ERR_AUTH for a bad tag or signature, E2EE_ERR_WEAK_KEY for a low-order X25519 point,
- * E2EE_ERR_NOMEM, and E2EE_ERR_CRYPTO when the library itself fails.
+ * E2EE_ERR_RANGE for a count out of its range, E2EE_ERR_AUTH for a bad tag or signature,
+ * E2EE_ERR_WEAK_KEY for a low-order X25519 point, E2EE_ERR_NOMEM, and E2EE_ERR_CRYPTO when
+ * the underlying library fails.
  *
  * Outputs on failure: every output buffer is wiped over the length the arguments give it,
  * whatever the error, with two exceptions where nothing is written: a NULL output (then
@@ -21,7 +21,7 @@
  * (every function calls it on first use). HMAC and HKDF reuse one set of OpenSSL contexts per
  * thread (never shared between threads, freed when the thread exits); between calls those
  * contexts hold no caller key (see e2ee__crypto_thread_scrubbed). AES-GCM and SHA-256 use a
- * new context per call. Measured costs are in bench/bench_crypto.c and the crypto report.
+ * new context per call (bench/bench_crypto.c measures every function).
  */
 #ifndef E2EE_CRYPTO_H
 #define E2EE_CRYPTO_H
