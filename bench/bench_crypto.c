@@ -13,7 +13,7 @@
  * e2ee__hmac_sha256_many and e2ee__hkdf_sha256_expand (see group_sym).
  *
  * E2EE_BENCH_SECONDS sets the measuring time per figure (default 1 s); each figure is the
- * best of SLICES slices of that time, which damps the noise of a shared machine.
+ * best of the SLICE_SECONDS slices of that time, which damps the noise of a shared machine.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@
 #define BATCH_FAST 200 /* symmetric operations per timed batch */
 #define BATCH_SLOW 20  /* curve operations per timed batch */
 #define MAX_ROWS 64
-#define SLICES 5 /* each figure is the best of this many slices of the measuring time */
+#define SLICE_SECONDS 0.005 /* each figure is the best slice of this length */
 
 static const size_t k_sizes[N_SIZES] = {64, 256, 1024, 16384};
 static const char *const k_size_names[N_SIZES] = {"64B", "256B", "1KiB", "16KiB"};
@@ -62,10 +62,12 @@ static void check(int rc, const char *what)
 static double measure(const char *key, size_t bytes, void (*fn)(void *, unsigned),
                       struct ctx *c, unsigned batch)
 {
-    /* best slice: other processes on a shared machine only ever slow a slice down */
+    /* best slice: other processes on a shared machine only ever slow a slice down, and a
+     * slice shorter than a scheduler time slice often runs without being preempted */
     double ops = 0;
-    for (int i = 0; i < SLICES; i++) {
-        double r = bu_rate(fn, c, batch, bu_seconds() / SLICES);
+    int slices = (int)(bu_seconds() / SLICE_SECONDS);
+    for (int i = 0; i < (slices > 0 ? slices : 1); i++) {
+        double r = bu_rate(fn, c, batch, SLICE_SECONDS);
         if (r > ops)
             ops = r;
     }
