@@ -1,44 +1,81 @@
-/* e2ee crypto: HMAC-SHA-256 (OpenSSL EVP_MAC). */
-#include <openssl/core_names.h>
+/* e2ee crypto: HMAC-SHA-256 (OpenSSL EVP_MAC, with this thread's reusable context). */
 #include <openssl/evp.h>
 
 #include "crypto/crypto_internal.h"
 
+/* n HMACs under one key: the key schedule is computed once, then reused for every message. */
+static int run(struct e2ee__crypto_thread *t, uint8_t (*out)[E2EE_SHA256_LEN],
+               const uint8_t *key, size_t keylen, const uint8_t *const *msgs,
+               const size_t *lens, size_t n)
+{
+    int rc = E2EE_ERR_CRYPTO;
+    size_t outl = 0;
+    /* key is never NULL here: EVP_MAC_init with a NULL key keeps the key the context holds,
+     * which is how messages after the first reuse it */
+    if (EVP_MAC_init(t->hmac, key, keylen, NULL) != 1)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (i && EVP_MAC_init(t->hmac, NULL, 0, NULL) != 1)
+            goto done;
+        if (lens[i] && EVP_MAC_update(t->hmac, msgs[i], lens[i]) != 1)
+            goto done;
+        if (EVP_MAC_final(t->hmac, out[i], &outl, E2EE_SHA256_LEN) != 1 ||
+            outl != E2EE_SHA256_LEN)
+            goto done;
+    }
+    rc = E2EE_OK;
+done:
+    e2ee__crypto_thread_scrub_hmac(t);
+    if (rc != E2EE_OK)
+        e2ee__wipe(out, n * E2EE_SHA256_LEN);
+    return rc;
+}
+
+int e2ee__hmac_sha256_ctx(struct e2ee__crypto_thread *t, uint8_t out[E2EE_SHA256_LEN],
+                          const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len)
+{
+    return run(t, (uint8_t(*)[E2EE_SHA256_LEN])out, key, keylen, &msg, &len, 1);
+}
+
+/* E2EE_OK when key and the n messages are usable, else the error to return. */
+static int check(const uint8_t *key, size_t keylen, const uint8_t *const *msgs,
+                 const size_t *lens, size_t n)
+{
+    if ((!key && keylen) || !msgs || !lens)
+        return E2EE_ERR_ARG;
+    int rc = keylen > E2EE_HMAC_KEY_MAX ? E2EE_ERR_LENGTH : E2EE_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i] && lens[i])
+            return E2EE_ERR_ARG;
+        if (lens[i] > E2EE_CRYPTO_MAX_INPUT)
+            rc = E2EE_ERR_LENGTH;
+    }
+    return rc;
+}
+
+int e2ee__hmac_sha256_many(uint8_t (*out)[E2EE_SHA256_LEN], const uint8_t *key, size_t keylen,
+                           const uint8_t *const *msgs, const size_t *lens, size_t n)
+{
+    static const uint8_t empty[1];
+    struct e2ee__crypto_thread *t = NULL;
+    if (!out)
+        return E2EE_ERR_ARG;
+    if (n == 0 || n > E2EE_HMAC_MANY_MAX)
+        return E2EE_ERR_RANGE; /* out's size cannot be trusted: leave it alone */
+    int rc = check(key, keylen, msgs, lens, n);
+    if (rc == E2EE_OK && !E2EE_CRYPTO_READY())
+        rc = E2EE_ERR_CRYPTO;
+    if (rc == E2EE_OK && !(t = e2ee__crypto_thread_get()))
+        rc = E2EE_ERR_NOMEM;
+    if (rc == E2EE_OK)
+        rc = run(t, out, key ? key : empty, keylen, msgs, lens, n);
+    if (rc != E2EE_OK)
+        e2ee__wipe(out, n * E2EE_SHA256_LEN);
+    return rc;
+}
+
 int e2ee__hmac_sha256(uint8_t out[E2EE_SHA256_LEN], const uint8_t *key, size_t keylen,
                       const uint8_t *msg, size_t len)
 {
-    if (!out)
-        return E2EE_ERR_ARG;
-    if ((!key && keylen) || (!msg && len)) {
-        e2ee__wipe(out, E2EE_SHA256_LEN);
-        return E2EE_ERR_ARG;
-    }
-    if (keylen > E2EE_HMAC_KEY_MAX || len > E2EE_CRYPTO_MAX_INPUT) {
-        e2ee__wipe(out, E2EE_SHA256_LEN);
-        return E2EE_ERR_LENGTH;
-    }
-    if (!E2EE_CRYPTO_READY())
-        return E2EE_ERR_CRYPTO;
-    static const uint8_t empty[1];
-    OSSL_PARAM params[2] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA2-256", 0),
-        OSSL_PARAM_construct_end(),
-    };
-    int rc = E2EE_ERR_CRYPTO;
-    size_t outl = 0;
-    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(e2ee__algs.hmac); /* freeing it cleanses the key */
-    if (!ctx)
-        return E2EE_ERR_NOMEM;
-    if (EVP_MAC_init(ctx, key ? key : empty, keylen, params) != 1)
-        goto done;
-    if (len && EVP_MAC_update(ctx, msg, len) != 1)
-        goto done;
-    if (EVP_MAC_final(ctx, out, &outl, E2EE_SHA256_LEN) != 1 || outl != E2EE_SHA256_LEN)
-        goto done;
-    rc = E2EE_OK;
-done:
-    EVP_MAC_CTX_free(ctx);
-    if (rc != E2EE_OK)
-        e2ee__wipe(out, E2EE_SHA256_LEN);
-    return rc;
+    return e2ee__hmac_sha256_many((uint8_t(*)[E2EE_SHA256_LEN])out, key, keylen, &msg, &len, 1);
 }

@@ -22,6 +22,8 @@ static void do_init(void)
     e2ee__algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     if (!e2ee__algs.aes256gcm || !e2ee__algs.sha256 || !e2ee__algs.hmac || !e2ee__algs.hkdf)
         return;
+    if (e2ee__crypto_thread_setup() != E2EE_OK)
+        return;
     g_init_rc = E2EE_OK;
 }
 

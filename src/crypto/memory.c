@@ -10,8 +10,10 @@ int e2ee__random_bytes(uint8_t *buf, size_t len)
         return E2EE_OK;
     if (!buf)
         return E2EE_ERR_ARG;
-    if (!E2EE_CRYPTO_READY())
+    if (!E2EE_CRYPTO_READY()) {
+        sodium_memzero(buf, len);
         return E2EE_ERR_CRYPTO;
+    }
     randombytes_buf(buf, len);
     return E2EE_OK;
 }

@@ -5,46 +5,56 @@
 
 int e2ee__x25519_keypair(uint8_t pk[E2EE_X25519_KEY_LEN], uint8_t sk[E2EE_X25519_KEY_LEN])
 {
+    int rc = E2EE_ERR_ARG;
     if (!pk || !sk)
-        return E2EE_ERR_ARG;
+        goto done;
+    rc = E2EE_ERR_CRYPTO;
     if (!E2EE_CRYPTO_READY())
-        return E2EE_ERR_CRYPTO;
+        goto done;
     randombytes_buf(sk, E2EE_X25519_KEY_LEN);
-    if (crypto_scalarmult_base(pk, sk) != 0) {
-        sodium_memzero(sk, E2EE_X25519_KEY_LEN);
-        return E2EE_ERR_CRYPTO;
+    if (crypto_scalarmult_base(pk, sk) != 0)
+        goto done;
+    rc = E2EE_OK;
+done:
+    if (rc != E2EE_OK) {
+        e2ee__wipe(pk, pk ? E2EE_X25519_KEY_LEN : 0);
+        e2ee__wipe(sk, sk ? E2EE_X25519_KEY_LEN : 0);
     }
-    return E2EE_OK;
+    return rc;
 }
 
 int e2ee__x25519_public(uint8_t pk[E2EE_X25519_KEY_LEN], const uint8_t sk[E2EE_X25519_KEY_LEN])
 {
-    if (!pk || !sk)
+    int rc;
+    if (!pk)
         return E2EE_ERR_ARG;
-    if (!E2EE_CRYPTO_READY())
-        return E2EE_ERR_CRYPTO;
-    if (crypto_scalarmult_base(pk, sk) != 0)
-        return E2EE_ERR_CRYPTO;
-    return E2EE_OK;
+    if (!sk)
+        rc = E2EE_ERR_ARG;
+    else if (!E2EE_CRYPTO_READY() || crypto_scalarmult_base(pk, sk) != 0)
+        rc = E2EE_ERR_CRYPTO;
+    else
+        rc = E2EE_OK;
+    if (rc != E2EE_OK)
+        e2ee__wipe(pk, E2EE_X25519_KEY_LEN);
+    return rc;
 }
 
 int e2ee__x25519(uint8_t shared[E2EE_X25519_KEY_LEN], const uint8_t sk[E2EE_X25519_KEY_LEN],
                  const uint8_t pk[E2EE_X25519_KEY_LEN])
 {
+    int rc;
     if (!shared)
         return E2EE_ERR_ARG;
-    if (!sk || !pk) {
-        sodium_memzero(shared, E2EE_X25519_KEY_LEN);
-        return E2EE_ERR_ARG;
-    }
-    if (!E2EE_CRYPTO_READY()) {
-        sodium_memzero(shared, E2EE_X25519_KEY_LEN);
-        return E2EE_ERR_CRYPTO;
-    }
+    if (!sk || !pk)
+        rc = E2EE_ERR_ARG;
+    else if (!E2EE_CRYPTO_READY())
+        rc = E2EE_ERR_CRYPTO;
     /* libsodium returns -1 exactly when the result is all zero (a low-order point). */
-    if (crypto_scalarmult(shared, sk, pk) != 0) {
-        sodium_memzero(shared, E2EE_X25519_KEY_LEN);
-        return E2EE_ERR_WEAK_KEY;
-    }
-    return E2EE_OK;
+    else if (crypto_scalarmult(shared, sk, pk) != 0)
+        rc = E2EE_ERR_WEAK_KEY;
+    else
+        rc = E2EE_OK;
+    if (rc != E2EE_OK)
+        e2ee__wipe(shared, E2EE_X25519_KEY_LEN);
+    return rc;
 }
