@@ -366,7 +366,8 @@ static int record_from_msg(e2ee__sender_key_record *r, const E2ee__SenderKeyReco
                                      m->sender_device_id) != E2EE_OK)
         return E2EE_ERR_CORRUPT;
     r->n_expired = (uint32_t)m->n_expired_key_ids;
-    memcpy(r->expired, m->expired_key_ids, r->n_expired * sizeof r->expired[0]);
+    if (r->n_expired)
+        memcpy(r->expired, m->expired_key_ids, r->n_expired * sizeof r->expired[0]);
     int rc = E2EE_OK;
     for (size_t i = 0; i < m->n_states && rc == E2EE_OK; i++) {
         rc = state_from_msg(&r->states[i], m->states[i]);

@@ -364,7 +364,7 @@ static void put_entry(uint8_t *p, uint32_t it)
 static void test_record_invalid_fields(void **state)
 {
     (void)state;
-    uint8_t ck[32] = {1}, pk[32] = {2}, skipped[3 * 36];
+    uint8_t ck[32] = {1}, pk[33] = {2}, skipped[3 * 36]; /* pk: room for the 33-byte case */
     E2ee__SenderKeyState s[2];
     E2ee__SenderKeyState *sp[E2EE_SENDER_KEY_RECORD_STATES_MAX + 1];
     uint32_t expired[E2EE_SENDER_KEY_EXPIRED_IDS_MAX + 1] = {9, 10};
