@@ -449,6 +449,87 @@ static void test_record_invalid_fields(void **state)
 #undef RESET
 }
 
+/* ---- distribution messages ---- */
+
+static int decode_crafted(E2ee__SenderKeyDistribution *m)
+{
+    uint8_t buf[E2EE_SENDER_KEY_DISTRIBUTION_MAX];
+    size_t body = e2ee__sender_key_distribution__get_packed_size(m);
+    assert_true(body < sizeof buf);
+    buf[0] = E2EE_SENDER_KEY_VERSION;
+    assert_int_equal(e2ee__sender_key_distribution__pack(m, buf + 1), body);
+    e2ee__sender_key_distribution d;
+    int rc = e2ee__sender_key_distribution_decode(&d, buf, 1 + body);
+    e2ee__sender_key_distribution_wipe(&d);
+    return rc;
+}
+
+static void test_distribution_decode(void **state)
+{
+    (void)state;
+    struct tu_drbg drbg;
+    tu_drbg_init(&drbg, 8);
+    e2ee__sender_key *k = gt_key("g", "alice", 12, &drbg);
+    gt_skip(k, 3);
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(e2ee__sender_key_distribution_create(k, &buf, &len), E2EE_OK);
+    e2ee__sender_key_distribution d;
+    assert_int_equal(e2ee__sender_key_distribution_decode(&d, buf, len), E2EE_OK);
+    assert_string_equal(d.sender.group_id, "g");
+    assert_string_equal(d.sender.user_id, "alice");
+    assert_int_equal(d.sender.device_id, 1);
+    assert_int_equal(d.epoch, 12);
+    assert_int_equal(d.key_id, k->key_id);
+    assert_int_equal(d.iteration, 3);
+    assert_memory_equal(d.chain_key, k->chain_key, sizeof d.chain_key);
+    assert_memory_equal(d.signing_pk, k->signing_pk, sizeof d.signing_pk);
+    /* every truncation, every byte flipped: refused cleanly or (flips in keys) accepted */
+    for (size_t n = 0; n < len; n++) {
+        int rc = e2ee__sender_key_distribution_decode(&d, buf, n);
+        assert_true(rc == E2EE_ERR_DECODE || (n > 0 && rc == E2EE_ERR_VERSION));
+        assert_true(e2ee__is_zero(&d, sizeof d));
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] ^= 0x41;
+        int rc = e2ee__sender_key_distribution_decode(&d, buf, len);
+        assert_true(rc == E2EE_OK || rc == E2EE_ERR_DECODE || rc == E2EE_ERR_VERSION);
+        buf[i] ^= 0x41;
+    }
+    assert_int_equal(e2ee__sender_key_distribution_decode(&d, buf, E2EE_SENDER_KEY_DISTRIBUTION_MAX + 1),
+                     E2EE_ERR_TOO_LARGE);
+    e2ee__sender_key_buf_free(buf, len);
+    /* field rules */
+    E2ee__SenderKeyDistribution m = E2EE__SENDER_KEY_DISTRIBUTION__INIT;
+    uint8_t ck[33] = {0}, pk[33] = {0};
+#define DRESET()                                                                               \
+    do {                                                                                       \
+        e2ee__sender_key_distribution__init(&m);                                               \
+        m.group_id = (ProtobufCBinaryData){1, (uint8_t *)"g"};                                 \
+        m.sender_user_id = (ProtobufCBinaryData){5, (uint8_t *)"alice"};                       \
+        m.sender_device_id = 1;                                                                \
+        m.key_id = 7;                                                                          \
+        m.chain_key = (ProtobufCBinaryData){32, ck};                                           \
+        m.signing_public = (ProtobufCBinaryData){32, pk};                                      \
+    } while (0)
+    DRESET();                                      assert_int_equal(decode_crafted(&m), E2EE_OK);
+    DRESET(); m.key_id = 0;                        assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.iteration = UINT32_MAX;            assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.chain_key.len = 33;                assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.signing_public.len = 31;           assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.sender_device_id = 0;              assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.group_id.len = 0;                  assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET(); m.sender_user_id = (ProtobufCBinaryData){2, (uint8_t *)"a\0"};
+                                                   assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+    DRESET();
+    ProtobufCMessageUnknownField uf = {99, PROTOBUF_C_WIRE_TYPE_VARINT, 1, (uint8_t *)"\x01"};
+    m.base.n_unknown_fields = 1;
+    m.base.unknown_fields = &uf;
+    assert_int_equal(decode_crafted(&m), E2EE_ERR_DECODE);
+#undef DRESET
+    e2ee__sender_key_free(k);
+}
+
 /* ---- own key blobs ---- */
 
 static void test_own_key_round_trip_and_damage(void **state)
@@ -564,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_record_round_trip),
         cmocka_unit_test(test_record_truncated_and_flipped),
         cmocka_unit_test(test_record_invalid_fields),
+        cmocka_unit_test(test_distribution_decode),
         cmocka_unit_test(test_own_key_round_trip_and_damage),
         cmocka_unit_test(test_new_key_arguments),
         cmocka_unit_test(test_broken_randomness),
