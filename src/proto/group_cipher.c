@@ -66,23 +66,25 @@ static int frame_and_sign(const e2ee__sender_key *sk, const uint8_t *ad, size_t 
     size_t body = e2ee__sender_key_message__get_packed_size(m);
     size_t head = E2EE_GROUP_SIG_LABEL_LEN + adlen;
     size_t msg_len = 1 + body + E2EE_ED25519_SIG_LEN;
+    int rc = E2EE_ERR_NOMEM;
     uint8_t *buf = malloc(head + msg_len);
     if (!buf)
-        return E2EE_ERR_NOMEM;
+        goto done;
     memcpy(buf, E2EE_GROUP_LABEL_SIG, E2EE_GROUP_SIG_LABEL_LEN);
     memcpy(buf + E2EE_GROUP_SIG_LABEL_LEN, ad, adlen);
     buf[head] = E2EE_SENDER_KEY_VERSION;
-    int rc = E2EE_ERR_PROTOCOL;
+    rc = E2EE_ERR_PROTOCOL; /* the encoder disagreeing with its own size */
     if (e2ee__sender_key_message__pack(m, buf + head + 1) == body)
         rc = e2ee__ed25519_sign(buf + head + 1 + body, buf, head + 1 + body, sk->signing_sk);
-    if (rc != E2EE_OK) {
-        free(buf);
-        return rc;
+done:
+    if (rc == E2EE_OK) {
+        memmove(buf, buf + head, msg_len);
+        *out = buf;
+        *out_len = msg_len;
+    } else {
+        free(buf); /* public bytes only: ciphertext, header, AD */
     }
-    memmove(buf, buf + head, msg_len);
-    *out = buf;
-    *out_len = msg_len;
-    return E2EE_OK;
+    return rc;
 }
 
 int e2ee__group_encrypt(e2ee__sender_key *sk, const uint8_t *pt, size_t ptlen, uint8_t **out,
@@ -139,17 +141,19 @@ static int parse_message(const uint8_t *msg, size_t len, E2ee__SenderKeyMessage 
     int rc = e2ee__wire_unpack(&e2ee__sender_key_message__descriptor, msg + 1,
                                len - MIN_MSG_LEN, E2EE_GROUP_MSG_MAX, &pm);
     if (rc != E2EE_OK)
-        return rc;
-    E2ee__SenderKeyMessage *sm = (E2ee__SenderKeyMessage *)pm;
+        goto done;
+    const E2ee__SenderKeyMessage *sm = (const E2ee__SenderKeyMessage *)pm;
     if (sm->base.n_unknown_fields || sm->key_id == 0 ||
         sm->iteration == E2EE_SENDER_KEY_ITERATION_END ||
         sm->ciphertext.len < E2EE_AEAD_TAG_LEN ||
-        sm->ciphertext.len > E2EE_GROUP_PLAINTEXT_MAX + E2EE_AEAD_TAG_LEN) {
+        sm->ciphertext.len > E2EE_GROUP_PLAINTEXT_MAX + E2EE_AEAD_TAG_LEN)
+        rc = E2EE_ERR_DECODE;
+done:
+    if (rc == E2EE_OK)
+        *m = (E2ee__SenderKeyMessage *)pm;
+    else
         e2ee__wire_free(pm);
-        return E2EE_ERR_DECODE;
-    }
-    *m = sm;
-    return E2EE_OK;
+    return rc;
 }
 
 int e2ee__group_message_peek(const uint8_t *msg, size_t len, e2ee__group_message_header *h)

@@ -262,22 +262,26 @@ int e2ee__sender_key_serialize(const e2ee__sender_key *sk, uint8_t **out, size_t
     m.signing_public = (ProtobufCBinaryData){sizeof sk->signing_pk, (uint8_t *)sk->signing_pk};
     size_t body = e2ee__sender_key_own__get_packed_size(&m);
     size_t len = 1 + body + E2EE_SENDER_KEY_CHECK_LEN;
+    uint8_t *buf = NULL;
+    int rc = E2EE_ERR_TOO_LARGE; /* cannot happen with valid ids; keeps the bound honest */
     if (len > E2EE_SENDER_KEY_OWN_MAX)
-        return E2EE_ERR_TOO_LARGE; /* cannot happen with valid ids; keeps the bound honest */
-    uint8_t *buf = malloc(len);
+        goto done;
+    rc = E2EE_ERR_NOMEM;
+    buf = malloc(len);
     if (!buf)
-        return E2EE_ERR_NOMEM;
+        goto done;
     buf[0] = E2EE_SENDER_KEY_VERSION;
-    int rc = E2EE_ERR_PROTOCOL;
+    rc = E2EE_ERR_PROTOCOL; /* the encoder disagreeing with its own size */
     if (e2ee__sender_key_own__pack(&m, buf + 1) == body)
         rc = e2ee__sender_key_check_seal(buf, 1 + body, E2EE_SENDER_KEY_LABEL_OWN);
-    if (rc != E2EE_OK) {
+done:
+    if (rc == E2EE_OK) {
+        *out = buf;
+        *out_len = len;
+    } else {
         e2ee__sender_key_buf_free(buf, len);
-        return rc;
     }
-    *out = buf;
-    *out_len = len;
-    return E2EE_OK;
+    return rc;
 }
 
 static int bytes_len_is(const ProtobufCBinaryData *b, size_t n)

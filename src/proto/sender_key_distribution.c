@@ -30,19 +30,24 @@ int e2ee__sender_key_distribution_create(const e2ee__sender_key *sk, uint8_t **o
     m.signing_public = (ProtobufCBinaryData){sizeof sk->signing_pk, (uint8_t *)sk->signing_pk};
     size_t body = e2ee__sender_key_distribution__get_packed_size(&m);
     size_t len = 1 + body;
+    uint8_t *buf = NULL;
+    int rc = E2EE_ERR_TOO_LARGE; /* unreachable with valid ids; keeps the bound honest */
     if (len > E2EE_SENDER_KEY_DISTRIBUTION_MAX)
-        return E2EE_ERR_TOO_LARGE; /* unreachable with valid ids; keeps the bound honest */
-    uint8_t *buf = malloc(len);
+        goto done;
+    rc = E2EE_ERR_NOMEM;
+    buf = malloc(len);
     if (!buf)
-        return E2EE_ERR_NOMEM;
+        goto done;
     buf[0] = E2EE_SENDER_KEY_VERSION;
-    if (e2ee__sender_key_distribution__pack(&m, buf + 1) != body) {
+    rc = e2ee__sender_key_distribution__pack(&m, buf + 1) == body ? E2EE_OK : E2EE_ERR_PROTOCOL;
+done:
+    if (rc == E2EE_OK) {
+        *out = buf;
+        *out_len = len;
+    } else {
         e2ee__sender_key_buf_free(buf, len);
-        return E2EE_ERR_PROTOCOL;
     }
-    *out = buf;
-    *out_len = len;
-    return E2EE_OK;
+    return rc;
 }
 
 void e2ee__sender_key_distribution_wipe(e2ee__sender_key_distribution *d)

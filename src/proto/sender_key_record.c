@@ -228,22 +228,26 @@ static int pack_record(const E2ee__SenderKeyRecord *m, uint8_t **out, size_t *ou
 {
     size_t body = e2ee__sender_key_record__get_packed_size(m);
     size_t len = 1 + body + E2EE_SENDER_KEY_CHECK_LEN;
+    uint8_t *buf = NULL;
+    int rc = E2EE_ERR_TOO_LARGE; /* unreachable within the limits; keeps the bound honest */
     if (len > E2EE_SENDER_KEY_RECORD_MAX)
-        return E2EE_ERR_TOO_LARGE; /* unreachable within the limits; keeps the bound honest */
-    uint8_t *buf = malloc(len);
+        goto done;
+    rc = E2EE_ERR_NOMEM;
+    buf = malloc(len);
     if (!buf)
-        return E2EE_ERR_NOMEM;
+        goto done;
     buf[0] = E2EE_SENDER_KEY_VERSION;
-    int rc = E2EE_ERR_PROTOCOL;
+    rc = E2EE_ERR_PROTOCOL; /* the encoder disagreeing with its own size */
     if (e2ee__sender_key_record__pack(m, buf + 1) == body)
         rc = e2ee__sender_key_check_seal(buf, 1 + body, E2EE_SENDER_KEY_LABEL_RECORD);
-    if (rc != E2EE_OK) {
+done:
+    if (rc == E2EE_OK) {
+        *out = buf;
+        *out_len = len;
+    } else {
         e2ee__sender_key_buf_free(buf, len);
-        return rc;
     }
-    *out = buf;
-    *out_len = len;
-    return E2EE_OK;
+    return rc;
 }
 
 int e2ee__sender_key_record_serialize(const e2ee__sender_key_record *r, uint8_t **out,
@@ -318,20 +322,21 @@ static int state_from_msg(e2ee__sender_key_state **out, const E2ee__SenderKeySta
         m->chain_key.len != E2EE_SENDER_KEY_CHAIN_LEN ||
         m->signing_public.len != E2EE_ED25519_PK_LEN)
         return E2EE_ERR_CORRUPT;
-    e2ee__sender_key_state *s;
+    e2ee__sender_key_state *s = NULL;
     int rc = e2ee__sender_key_state_new(&s, m->key_id, m->epoch, m->base_iteration,
                                         m->chain_key.data, m->signing_public.data);
     if (rc != E2EE_OK)
-        return rc;
+        goto done;
     s->iteration = m->iteration;
     s->retired_at_ms = m->retired_at_ms;
     rc = skipped_from_msg(s, &m->skipped);
-    if (rc != E2EE_OK) {
+done:
+    if (rc == E2EE_OK) {
+        *out = s;
+    } else {
         e2ee__sender_key_state_free(s);
-        return rc;
     }
-    *out = s;
-    return E2EE_OK;
+    return rc;
 }
 
 /* Key ids unique over states and expired ids; epochs never increase from current to old. */
