@@ -9,6 +9,24 @@
  *
  * Everything here is pure: no I/O, no clock, randomness only through an e2ee__rng. None of
  * the objects is thread-safe: the caller serialises all calls on one object (any thread).
+ *
+ * How the client layer uses it:
+ *   sending, at a new group epoch (first send or membership change):
+ *     e2ee__sender_key_new() or e2ee__sender_key_rotate(prev, epoch)  -> own key
+ *     e2ee__sender_key_serialize()                  -> store it
+ *     e2ee__sender_key_distribution_create()        -> send to each member, pairwise
+ *   sending a message:
+ *     e2ee__group_encrypt(own key, text)            -> bytes for the relay
+ *     e2ee__sender_key_serialize()                  -> store the advanced key BEFORE sending
+ *   receiving a distribution from pairwise peer P:
+ *     e2ee__sender_key_distribution_decode()        -> group id (and sender, must be P)
+ *     record of (group, P): e2ee__sender_key_record_deserialize() from the store, or
+ *     e2ee__sender_key_record_new(group, P)
+ *     e2ee__sender_key_record_install(record, d, now_ms); serialise and store the record
+ *   receiving a group message from sender S in group G (ids from the relay's frame):
+ *     record of (G, S); e2ee__group_decrypt(record, bytes, now_ms) -> plaintext;
+ *     on E2EE_OK serialise and store the record together with accepting the message.
+ *   a member left: drop the record of (group, member); rotate the own key.
  */
 #ifndef E2EE_PROTO_SENDER_KEY_H
 #define E2EE_PROTO_SENDER_KEY_H
