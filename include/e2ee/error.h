@@ -55,6 +55,8 @@ enum e2ee_err {
     E2EE_ERR_WRONG_EPOCH = -68, /* message bound to another group epoch than its key */
     E2EE_ERR_NO_SESSION = -69,  /* no pairwise session with that peer */
     E2EE_ERR_UNTRUSTED_IDENTITY = -70, /* peer identity key changed and is not trusted */
+    E2EE_ERR_TOO_OLD = -75,     /* message key no longer held (before the key's start, or
+                                   evicted from the skipped-key window) */
 
     /* Store errors. */
     E2EE_ERR_STORE = -80,       /* the store failed (SQLite error, disk full) */

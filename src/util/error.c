@@ -40,6 +40,7 @@ static const struct err_entry k_errors[] = {
     E(E2EE_ERR_WRONG_EPOCH, "wrong group epoch"),
     E(E2EE_ERR_NO_SESSION, "no session with that peer"),
     E(E2EE_ERR_UNTRUSTED_IDENTITY, "peer identity key changed and is not trusted"),
+    E(E2EE_ERR_TOO_OLD, "message too old: its key is no longer held"),
     E(E2EE_ERR_STORE, "store error"),
     E(E2EE_ERR_CORRUPT, "corrupt record"),
     E(E2EE_ERR_NOT_FOUND, "not found"),
