@@ -310,6 +310,50 @@ static void test_unopenable_path(void **state)
     assert_null(st);
 }
 
+static int file_contains(const char *path, const uint8_t *pat, size_t n)
+{
+    size_t len = 0;
+    char *bytes = tu_read_file(path, &len);
+    int found = 0;
+    assert_non_null(bytes);
+    for (size_t i = 0; i + n <= len && !found; i++)
+        found = memcmp(bytes + i, pat, n) == 0;
+    free(bytes);
+    return found;
+}
+
+/* Deleted secrets (a used one-time prekey, an acknowledged plaintext) are overwritten in the
+ * file, not just unlinked from the b-tree. */
+static void test_deleted_secrets_overwritten(void **state)
+{
+    struct sf_dir *d = *state;
+    char path[128];
+    uint8_t secret[200], plain[300];
+    struct e2ee__store *st;
+
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (uint8_t)("PREKEY-SECRET-"[i % 14]);
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (uint8_t)("plaintext-msg-"[i % 14]);
+    strcpy(path, sf_path(d, "wipe.db"));
+    st = sf_open(path);
+    assert_int_equal(e2ee__store_prekey_put(st, 1, secret, sizeof secret), E2EE_OK);
+    assert_int_equal(e2ee__store_outq_add(st, "m1", 1, "bob", plain, sizeof plain, 1, NULL),
+                     E2EE_OK);
+    assert_int_equal(e2ee__store_session_put(st, "bob", 1, REC, sizeof REC), E2EE_OK);
+    e2ee__store_close(st);
+    /* the check can fail: both are in the file now */
+    assert_true(file_contains(path, secret, 32));
+    assert_true(file_contains(path, plain, 32));
+
+    st = sf_open(path);
+    assert_int_equal(e2ee__store_prekey_delete(st, 1), E2EE_OK);
+    assert_int_equal(e2ee__store_outq_remove(st, "m1"), E2EE_OK);
+    e2ee__store_close(st);
+    assert_false(file_contains(path, secret, 32));
+    assert_false(file_contains(path, plain, 32));
+}
+
 struct holder {
     const char *path;
     pthread_mutex_t mu;
@@ -374,6 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damaged_store_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unopenable_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_timeout_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deleted_secrets_overwritten, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
