@@ -45,11 +45,11 @@ static void start_attempt(struct e2ee__net *net);
 static void retry_due(lws_sorted_usec_list_t *sul)
 {
     struct e2ee__net *net = lws_container_of(sul, struct e2ee__net, sul_retry);
-    if (net->state != E2EE__NET_ST_WAITING)
-        return;
-    net->state = E2EE__NET_ST_IDLE;
-    if (want_connected(net))
-        start_attempt(net);
+    if (net->state == E2EE__NET_ST_WAITING) {
+        net->state = E2EE__NET_ST_IDLE;
+        if (want_connected(net))
+            start_attempt(net);
+    }
 }
 
 /*
@@ -63,11 +63,11 @@ static void after_end(struct e2ee__net *net, int by_request)
     struct e2ee__net_event ev = {.type = E2EE__NET_EV_RETRY_SCHEDULED, .reason = k_no_reason};
 
     if (net->destroying)
-        return;
+        goto done;
     if (by_request || !want_connected(net)) {
         net->retry = 0;
         lws_cancel_service(net->ctx);
-        return;
+        goto done;
     }
     if (net->retry < UINT32_MAX)
         net->retry++;
@@ -78,16 +78,17 @@ static void after_end(struct e2ee__net *net, int by_request)
     lws_sul_schedule(net->ctx, 0, &net->sul_retry, retry_due,
                      (lws_usec_t)ev.delay_ms * LWS_US_PER_MS);
     emit(net, &ev);
+done:
+    return;
 }
 
 static int looks_like_tls(const char *reason)
 {
     static const char *const words[] = {"ssl", "tls", "cert", "x509"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (strcasestr(reason, words[i]))
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < sizeof words / sizeof words[0] && !found; i++)
+        found = strcasestr(reason, words[i]) != NULL;
+    return found;
 }
 
 static void attempt_failed(struct e2ee__net *net, const char *reason)
@@ -135,11 +136,9 @@ static void start_attempt(struct e2ee__net *net)
     /* lws may report a failure through the callback before returning NULL: then the state
      * has moved on already */
     wsi = lws_client_connect_via_info(&cc);
-    if (net->state != E2EE__NET_ST_CONNECTING)
-        return;
-    if (wsi)
+    if (net->state == E2EE__NET_ST_CONNECTING && wsi)
         net->wsi = wsi;
-    else
+    else if (net->state == E2EE__NET_ST_CONNECTING)
         attempt_failed(net, "connection could not be started");
 }
 
@@ -167,9 +166,12 @@ void e2ee__net_process_requests(struct e2ee__net *net)
 static int on_established(struct e2ee__net *net, struct lws *wsi)
 {
     struct e2ee__net_event ev = {.type = E2EE__NET_EV_CONNECTED, .reason = k_no_reason};
+    int rc = 0;
 
-    if (net->state != E2EE__NET_ST_CONNECTING)
-        return -1;
+    if (net->state != E2EE__NET_ST_CONNECTING) {
+        rc = -1; /* not ours: refuse it */
+        goto done;
+    }
     net->state = E2EE__NET_ST_OPEN;
     net->wsi = wsi;
     net->retry = 0;
@@ -180,7 +182,8 @@ static int on_established(struct e2ee__net *net, struct lws *wsi)
     pthread_mutex_unlock(&net->mu);
     emit(net, &ev);
     e2ee__net_process_requests(net);
-    return 0;
+done:
+    return rc;
 }
 
 /*
@@ -193,7 +196,7 @@ static void close_soon(struct e2ee__net *net, struct lws *wsi, enum lws_close_st
                        int err, const char *reason)
 {
     if (net->closing)
-        return;
+        goto done;
     net->closing = 1;
     net->close_local = 1;
     net->close_err = err;
@@ -201,6 +204,8 @@ static void close_soon(struct e2ee__net *net, struct lws *wsi, enum lws_close_st
     set_reason(net, reason, strlen(reason));
     net->rx_len = 0;
     lws_callback_on_writable(wsi);
+done:
+    return;
 }
 
 static int send_close(struct e2ee__net *net, struct lws *wsi)
@@ -213,18 +218,18 @@ static int send_close(struct e2ee__net *net, struct lws *wsi)
 static int rx_reserve(struct e2ee__net *net, size_t need)
 {
     size_t cap = net->rx_cap ? net->rx_cap : E2EE__NET_RX_CHUNK;
-    uint8_t *p;
+    uint8_t *p = net->rx;
 
-    if (need <= net->rx_cap)
-        return E2EE_OK;
+    /* need <= max_frame: the doubling stops there */
     while (cap < need)
         cap = cap > net->max_frame / 2 ? net->max_frame : cap * 2;
-    p = realloc(net->rx, cap);
-    if (!p)
-        return E2EE_ERR_NOMEM;
-    net->rx = p;
-    net->rx_cap = cap;
-    return E2EE_OK;
+    if (need > net->rx_cap)
+        p = realloc(net->rx, cap);
+    if (p && need > net->rx_cap) {
+        net->rx = p;
+        net->rx_cap = cap;
+    }
+    return p || need == 0 ? E2EE_OK : E2EE_ERR_NOMEM;
 }
 
 static void rx_deliver(struct e2ee__net *net)
@@ -241,71 +246,67 @@ static void rx_deliver(struct e2ee__net *net)
     }
 }
 
+/* Checks a chunk of the incoming message against the rules; 0 when it may be kept. */
+static int rx_refused(struct e2ee__net *net, struct lws *wsi, size_t len)
+{
+    size_t room = net->max_frame - net->rx_len;
+    size_t rest = lws_remaining_packet_payload(wsi);
+    int refused = 1;
+
+    if (net->rx_text)
+        close_soon(net, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, E2EE_ERR_PROTOCOL,
+                   "binary frames only");
+    else if (len > room || rest > room - len)
+        close_soon(net, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, E2EE_ERR_TOO_LARGE,
+                   "frame too large");
+    else if (rx_reserve(net, net->rx_len + len) != E2EE_OK)
+        close_soon(net, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, E2EE_ERR_NOMEM,
+                   "out of memory");
+    else
+        refused = 0;
+    return refused;
+}
+
 static int on_receive(struct e2ee__net *net, struct lws *wsi, const uint8_t *in, size_t len)
 {
-    size_t room, rest;
+    int rc = wsi == net->wsi ? 0 : -1;
 
-    if (wsi != net->wsi)
-        return -1;
-    if (net->closing)
-        return 0;
+    if (rc != 0 || net->closing)
+        goto done; /* not ours, or closing: data is discarded */
     if (lws_is_first_fragment(wsi)) {
         net->rx_len = 0;
         net->rx_text = !lws_frame_is_binary(wsi);
     }
-    room = net->max_frame - net->rx_len;
-    rest = lws_remaining_packet_payload(wsi);
-    if (net->rx_text) {
-        close_soon(net, wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, E2EE_ERR_PROTOCOL,
-                   "binary frames only");
-        return 0;
-    }
-    if (len > room || rest > room - len) {
-        close_soon(net, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, E2EE_ERR_TOO_LARGE,
-                   "frame too large");
-        return 0;
-    }
-    if (len > 0) {
-        if (rx_reserve(net, net->rx_len + len) != E2EE_OK) {
-            close_soon(net, wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, E2EE_ERR_NOMEM,
-                       "out of memory");
-            return 0;
-        }
+    if (rx_refused(net, wsi, len))
+        goto done;
+    if (len > 0)
         memcpy(net->rx + net->rx_len, in, len);
-        net->rx_len += len;
-    }
+    net->rx_len += len;
     if (lws_is_final_fragment(wsi))
         rx_deliver(net);
-    return 0;
+done:
+    return rc;
 }
 
-static int on_writeable(struct e2ee__net *net, struct lws *wsi)
+/* Writes the next frame of the queue, if any; -1 when the connection failed. */
+static int write_next(struct e2ee__net *net, struct lws *wsi)
 {
     struct e2ee__net_frame *f;
-    int n, more;
-
-    if (wsi != net->wsi)
-        return -1;
-    if (!net->closing && !want_connected(net))
-        close_soon(net, wsi, LWS_CLOSE_STATUS_NORMAL, E2EE_OK, "client disconnect");
-    if (net->closing)
-        return send_close(net, wsi);
-    /* lws calls back only once a partly buffered write has been flushed */
-    e2ee__net_frame_free(net->inflight);
-    net->inflight = NULL;
+    int n, more, rc = 0;
 
     pthread_mutex_lock(&net->mu);
     f = e2ee__net_queue_pop(&net->q, net->held);
     pthread_mutex_unlock(&net->mu);
     if (!f)
-        return 0;
+        goto done;
     n = lws_write(wsi, e2ee__net_frame_data(f), f->len, LWS_WRITE_BINARY);
     if (n < 0 || (size_t)n < f->len) {
         /* nothing complete reached the peer: the frame goes out on the next connection */
         pthread_mutex_lock(&net->mu);
         e2ee__net_queue_push_front(&net->q, f);
         pthread_mutex_unlock(&net->mu);
-        return -1;
+        rc = -1;
+        goto done;
     }
     if (lws_partial_buffered(wsi))
         net->inflight = f;
@@ -316,13 +317,34 @@ static int on_writeable(struct e2ee__net *net, struct lws *wsi)
     pthread_mutex_unlock(&net->mu);
     if (more || net->inflight)
         lws_callback_on_writable(wsi);
-    return 0;
+done:
+    return rc;
+}
+
+static int on_writeable(struct e2ee__net *net, struct lws *wsi)
+{
+    int rc = -1;
+
+    if (wsi != net->wsi)
+        goto done;
+    if (!net->closing && !want_connected(net))
+        close_soon(net, wsi, LWS_CLOSE_STATUS_NORMAL, E2EE_OK, "client disconnect");
+    if (net->closing) {
+        rc = send_close(net, wsi);
+        goto done;
+    }
+    /* lws calls back only once a partly buffered write has been flushed */
+    e2ee__net_frame_free(net->inflight);
+    net->inflight = NULL;
+    rc = write_next(net, wsi);
+done:
+    return rc;
 }
 
 static void on_peer_close(struct e2ee__net *net, struct lws *wsi, const uint8_t *in, size_t len)
 {
     if (wsi != net->wsi || net->closing)
-        return;
+        goto done; /* this side's own close reason stands */
     net->close_local = 0;
     net->close_err = E2EE_ERR_CLOSED;
     net->close_code = LWS_CLOSE_STATUS_NO_STATUS;
@@ -330,6 +352,8 @@ static void on_peer_close(struct e2ee__net *net, struct lws *wsi, const uint8_t 
         net->close_code = (uint16_t)(in[0] << 8 | in[1]);
         set_reason(net, (const char *)in + 2, len - 2);
     }
+done:
+    return;
 }
 
 /* A frame partly buffered by lws when the connection ended did not reach the peer whole:
@@ -352,7 +376,7 @@ static void on_closed(struct e2ee__net *net, struct lws *wsi)
     struct e2ee__net_event ev = {.type = E2EE__NET_EV_DISCONNECTED};
 
     if (wsi != net->wsi || net->state != E2EE__NET_ST_OPEN)
-        return;
+        goto done;
     settle_inflight(net, wsi);
     pthread_mutex_lock(&net->mu);
     net->open = 0;
@@ -369,6 +393,8 @@ static void on_closed(struct e2ee__net *net, struct lws *wsi)
     ev.reason = net->close_reason;
     emit(net, &ev);
     after_end(net, net->close_local && net->close_err == E2EE_OK);
+done:
+    return;
 }
 
 static void on_connection_error(struct e2ee__net *net, const char *in, size_t len)
@@ -376,7 +402,7 @@ static void on_connection_error(struct e2ee__net *net, const char *in, size_t le
     char reason[E2EE__NET_REASON_MAX + 1];
 
     if (net->state != E2EE__NET_ST_CONNECTING)
-        return;
+        goto done;
     if (!in || len == 0) {
         in = "connection failed";
         len = strlen(in);
@@ -387,6 +413,8 @@ static void on_connection_error(struct e2ee__net *net, const char *in, size_t le
     memcpy(reason, in, len);
     reason[len] = '\0';
     attempt_failed(net, reason);
+done:
+    return;
 }
 
 int e2ee__net_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

@@ -24,20 +24,20 @@ void e2ee__net_config_init(struct e2ee__net_config *cfg)
 
 static int check_config(const struct e2ee__net_config *c)
 {
+    int rc = E2EE_OK;
     if (!c->cb || !c->url)
-        return E2EE_ERR_ARG;
-    if (c->max_frame == 0 || c->max_frame > E2EE__NET_MAX_FRAME_LIMIT)
-        return E2EE_ERR_RANGE;
-    if (c->max_queue_frames == 0 || c->max_queue_bytes == 0)
-        return E2EE_ERR_RANGE;
-    if (c->retry_min_ms == 0 || c->retry_max_ms < c->retry_min_ms ||
-        c->retry_max_ms > E2EE__NET_RETRY_MS_LIMIT)
-        return E2EE_ERR_RANGE;
+        rc = E2EE_ERR_ARG;
+    else if (c->max_frame == 0 || c->max_frame > E2EE__NET_MAX_FRAME_LIMIT ||
+             c->max_queue_frames == 0 || c->max_queue_bytes == 0)
+        rc = E2EE_ERR_RANGE;
+    else if (c->retry_min_ms == 0 || c->retry_max_ms < c->retry_min_ms ||
+             c->retry_max_ms > E2EE__NET_RETRY_MS_LIMIT)
+        rc = E2EE_ERR_RANGE;
     /* lws keeps these in 16-bit fields (the hang-up after twice the ping interval) */
-    if (c->ping_s > UINT16_MAX / 2 || c->connect_timeout_s == 0 ||
-        c->connect_timeout_s > UINT16_MAX)
-        return E2EE_ERR_RANGE;
-    return E2EE_OK;
+    else if (c->ping_s > UINT16_MAX / 2 || c->connect_timeout_s == 0 ||
+             c->connect_timeout_s > UINT16_MAX)
+        rc = E2EE_ERR_RANGE;
+    return rc;
 }
 
 static void copy_config(struct e2ee__net *net, const struct e2ee__net_config *c)
@@ -60,16 +60,15 @@ static void copy_config(struct e2ee__net *net, const struct e2ee__net_config *c)
 static int seed_backoff(struct e2ee__net *net, const struct e2ee__net_config *c)
 {
     uint64_t seed = c->retry_seed;
-    if (seed == 0) {
-        uint8_t b[8];
-        int rc = e2ee__random_bytes(b, sizeof b);
-        if (rc != E2EE_OK)
-            return rc;
-        for (size_t i = 0; i < sizeof b; i++)
-            seed = seed << 8 | b[i];
-    }
-    e2ee__backoff_init(&net->backoff, c->retry_min_ms, c->retry_max_ms, seed);
-    return E2EE_OK;
+    uint8_t b[8];
+    int rc = seed ? E2EE_OK : e2ee__random_bytes(b, sizeof b);
+
+    for (size_t i = 0; rc == E2EE_OK && seed == 0 && i < sizeof b; i++)
+        seed = seed << 8 | b[i];
+    /* a seed of 0 from the CSPRNG is as good as any other */
+    if (rc == E2EE_OK)
+        e2ee__backoff_init(&net->backoff, c->retry_min_ms, c->retry_max_ms, seed);
+    return rc;
 }
 
 static int create_context(struct e2ee__net *net, const struct e2ee__net_config *c)
@@ -96,42 +95,45 @@ static int init_net(struct e2ee__net *net, const struct e2ee__net_config *cfg)
         rc = e2ee__net_url_parse(cfg->url, &net->url) == E2EE_OK ? E2EE_OK : E2EE_ERR_ARG;
     if (rc == E2EE_OK && cfg->ca_file) {
         net->ca_file = strdup(cfg->ca_file);
-        if (!net->ca_file)
-            rc = E2EE_ERR_NOMEM;
+        rc = net->ca_file ? E2EE_OK : E2EE_ERR_NOMEM;
     }
     if (rc == E2EE_OK)
         rc = seed_backoff(net, cfg);
-    if (rc != E2EE_OK)
-        return rc;
-    copy_config(net, cfg);
-    net->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (net->wake_fd < 0)
-        return E2EE_ERR_IO;
-    return create_context(net, cfg);
+    if (rc == E2EE_OK) {
+        copy_config(net, cfg);
+        net->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        rc = net->wake_fd >= 0 ? E2EE_OK : E2EE_ERR_IO;
+    }
+    if (rc == E2EE_OK)
+        rc = create_context(net, cfg);
+    return rc;
 }
 
 int e2ee__net_new(struct e2ee__net **out, const struct e2ee__net_config *cfg)
 {
-    struct e2ee__net *net;
-    int rc;
+    struct e2ee__net *net = NULL;
+    int rc = out && cfg ? E2EE_OK : E2EE_ERR_ARG;
 
     if (out)
         *out = NULL;
-    if (!out || !cfg)
-        return E2EE_ERR_ARG;
+    if (rc != E2EE_OK)
+        goto done;
     net = calloc(1, sizeof *net);
-    if (!net)
-        return E2EE_ERR_NOMEM;
+    if (!net) {
+        rc = E2EE_ERR_NOMEM;
+        goto done;
+    }
     net->wake_fd = -1;
     pthread_mutex_init(&net->mu, NULL);
     atomic_init(&net->break_loop, 0);
     rc = init_net(net, cfg);
-    if (rc != E2EE_OK) {
-        e2ee__net_free(net);
-        return rc;
+    if (rc == E2EE_OK) {
+        *out = net;
+        net = NULL;
     }
-    *out = net;
-    return E2EE_OK;
+done:
+    e2ee__net_free(net);
+    return rc;
 }
 
 void e2ee__net_free(struct e2ee__net *net)
@@ -174,13 +176,13 @@ static void drain_wake(struct e2ee__net *net)
 
 static int request_connected(struct e2ee__net *net, int want)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    pthread_mutex_lock(&net->mu);
-    net->want_connected = want;
-    pthread_mutex_unlock(&net->mu);
-    wake(net);
-    return E2EE_OK;
+    if (net) {
+        pthread_mutex_lock(&net->mu);
+        net->want_connected = want;
+        pthread_mutex_unlock(&net->mu);
+        wake(net);
+    }
+    return net ? E2EE_OK : E2EE_ERR_ARG;
 }
 
 int e2ee__net_connect(struct e2ee__net *net)
@@ -210,35 +212,36 @@ static int enqueue(struct e2ee__net *net, struct e2ee__net_frame *f)
 
 int e2ee__net_send(struct e2ee__net *net, const uint8_t *data, size_t len, unsigned flags)
 {
-    struct e2ee__net_frame *f;
-    int rc;
+    const unsigned known = E2EE__NET_SEND_PRIORITY | E2EE__NET_SEND_VOLATILE;
+    struct e2ee__net_frame *f = NULL;
+    int rc = E2EE_OK;
 
-    if (!net || (!data && len > 0) ||
-        (flags & ~(unsigned)(E2EE__NET_SEND_PRIORITY | E2EE__NET_SEND_VOLATILE)))
-        return E2EE_ERR_ARG;
-    if (len > net->max_frame)
-        return E2EE_ERR_TOO_LARGE;
+    if (!net || (!data && len > 0) || (flags & ~known))
+        rc = E2EE_ERR_ARG;
+    else if (len > net->max_frame)
+        rc = E2EE_ERR_TOO_LARGE;
+    if (rc != E2EE_OK)
+        goto done;
     f = e2ee__net_frame_new(data, len, flags);
-    if (!f)
-        return E2EE_ERR_NOMEM;
-    rc = enqueue(net, f);
-    if (rc != E2EE_OK) {
-        e2ee__net_frame_free(f);
-        return rc;
+    rc = f ? enqueue(net, f) : E2EE_ERR_NOMEM;
+    if (rc == E2EE_OK) {
+        f = NULL; /* the queue owns it */
+        wake(net);
     }
-    wake(net);
-    return E2EE_OK;
+done:
+    e2ee__net_frame_free(f);
+    return rc;
 }
 
 int e2ee__net_release(struct e2ee__net *net)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    pthread_mutex_lock(&net->mu);
-    net->held = 0;
-    pthread_mutex_unlock(&net->mu);
-    wake(net);
-    return E2EE_OK;
+    if (net) {
+        pthread_mutex_lock(&net->mu);
+        net->held = 0;
+        pthread_mutex_unlock(&net->mu);
+        wake(net);
+    }
+    return net ? E2EE_OK : E2EE_ERR_ARG;
 }
 
 void e2ee__net_queued(struct e2ee__net *net, size_t *frames, size_t *bytes)
@@ -303,13 +306,11 @@ static int iterate(struct e2ee__net *net, int timeout_ms)
 
 int e2ee__net_loop(struct e2ee__net *net, int timeout_ms)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    int rc = enter_loop(net);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = iterate(net, timeout_ms);
-    leave_loop(net);
+    int rc = net ? enter_loop(net) : E2EE_ERR_ARG;
+    if (rc == E2EE_OK) {
+        rc = iterate(net, timeout_ms);
+        leave_loop(net);
+    }
     return rc;
 }
 
@@ -325,24 +326,22 @@ static int run(struct e2ee__net *net)
 
 int e2ee__net_loop_forever(struct e2ee__net *net)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    int rc = enter_loop(net);
-    if (rc != E2EE_OK)
-        return rc;
-    atomic_store(&net->break_loop, 0);
-    rc = run(net);
-    leave_loop(net);
+    int rc = net ? enter_loop(net) : E2EE_ERR_ARG;
+    if (rc == E2EE_OK) {
+        atomic_store(&net->break_loop, 0);
+        rc = run(net);
+        leave_loop(net);
+    }
     return rc;
 }
 
 int e2ee__net_loop_break(struct e2ee__net *net)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    atomic_store(&net->break_loop, 1);
-    wake(net);
-    return E2EE_OK;
+    if (net) {
+        atomic_store(&net->break_loop, 1);
+        wake(net);
+    }
+    return net ? E2EE_OK : E2EE_ERR_ARG;
 }
 
 static void *thread_main(void *arg)
@@ -356,11 +355,9 @@ static void *thread_main(void *arg)
 
 int e2ee__net_loop_start(struct e2ee__net *net)
 {
-    if (!net)
-        return E2EE_ERR_ARG;
-    int rc = enter_loop(net);
+    int rc = net ? enter_loop(net) : E2EE_ERR_ARG;
     if (rc != E2EE_OK)
-        return rc == E2EE_ERR_IN_CALLBACK ? rc : E2EE_ERR_STATE;
+        goto done;
     atomic_store(&net->break_loop, 0);
     pthread_mutex_lock(&net->mu);
     if (pthread_create(&net->thread, NULL, thread_main, net) == 0) {
@@ -372,16 +369,17 @@ int e2ee__net_loop_start(struct e2ee__net *net)
     pthread_mutex_unlock(&net->mu);
     if (rc != E2EE_OK)
         leave_loop(net);
+done:
     return rc;
 }
 
 int e2ee__net_loop_stop(struct e2ee__net *net)
 {
-    int rc = E2EE_OK;
+    int rc = net ? E2EE_OK : E2EE_ERR_ARG;
     pthread_t t;
 
-    if (!net)
-        return E2EE_ERR_ARG;
+    if (rc != E2EE_OK)
+        goto done;
     pthread_mutex_lock(&net->mu);
     if (!net->thread_running)
         rc = E2EE_ERR_STATE;
@@ -390,22 +388,21 @@ int e2ee__net_loop_stop(struct e2ee__net *net)
     t = net->thread;
     pthread_mutex_unlock(&net->mu);
     if (rc != E2EE_OK)
-        return rc;
+        goto done;
     (void)e2ee__net_loop_break(net);
     pthread_join(t, NULL);
     pthread_mutex_lock(&net->mu);
     net->thread_running = 0;
     pthread_mutex_unlock(&net->mu);
-    return E2EE_OK;
+done:
+    return rc;
 }
 
 /* ---- the caller's event loop ---- */
 
 int e2ee__net_fd_socket(struct e2ee__net *net)
 {
-    if (!net || !net->wsi)
-        return -1;
-    return (int)lws_get_socket_fd(net->wsi);
+    return net && net->wsi ? (int)lws_get_socket_fd(net->wsi) : -1;
 }
 
 int e2ee__net_fd_wake(struct e2ee__net *net)
@@ -415,31 +412,31 @@ int e2ee__net_fd_wake(struct e2ee__net *net)
 
 int e2ee__net_want_write(struct e2ee__net *net)
 {
-    int want;
+    int want = 0;
     if (!net || !net->wsi)
-        return 0;
-    if (net->state == E2EE__NET_ST_CONNECTING)
-        return 1;
-    if (net->inflight || lws_partial_buffered(net->wsi))
-        return 1;
-    pthread_mutex_lock(&net->mu);
-    want = !net->want_connected || e2ee__net_queue_ready(&net->q, net->held);
-    pthread_mutex_unlock(&net->mu);
+        goto done;
+    /* connecting: the TCP connect and the handshakes wait for writability */
+    want = net->state == E2EE__NET_ST_CONNECTING || net->inflight ||
+           lws_partial_buffered(net->wsi);
+    if (!want) {
+        pthread_mutex_lock(&net->mu);
+        want = !net->want_connected || e2ee__net_queue_ready(&net->q, net->held);
+        pthread_mutex_unlock(&net->mu);
+    }
+done:
     return want;
 }
 
 int e2ee__net_timeout_ms(struct e2ee__net *net)
 {
-    lws_usec_t left;
-    if (!net)
-        return 0;
-    if (!lws_service_adjust_timeout(net->ctx, 1, 0))
-        return 0;
-    if (net->state != E2EE__NET_ST_WAITING)
-        return E2EE__NET_TICK_MS;
-    left = net->retry_at - lws_now_usecs();
-    if (left <= 0)
-        return 0;
-    left = (left + LWS_US_PER_MS - 1) / LWS_US_PER_MS;
-    return left < E2EE__NET_TICK_MS ? (int)left : E2EE__NET_TICK_MS;
+    lws_usec_t left = (lws_usec_t)E2EE__NET_TICK_MS * LWS_US_PER_MS;
+
+    /* lws may hold buffered data (TLS) that needs a pass without waiting */
+    if (!net || !lws_service_adjust_timeout(net->ctx, 1, 0))
+        left = 0;
+    else if (net->state == E2EE__NET_ST_WAITING && net->retry_at - lws_now_usecs() < left)
+        left = net->retry_at - lws_now_usecs();
+    if (left < 0)
+        left = 0;
+    return (int)((left + LWS_US_PER_MS - 1) / LWS_US_PER_MS);
 }

@@ -15,13 +15,13 @@ struct e2ee__net_frame *e2ee__net_frame_new(const uint8_t *data, size_t len, uns
 {
     /* len is at most E2EE__NET_MAX_FRAME_LIMIT: no overflow */
     struct e2ee__net_frame *f = malloc(sizeof *f + LWS_PRE + len);
-    if (!f)
-        return NULL;
-    f->next = NULL;
-    f->len = len;
-    f->flags = flags;
-    if (len > 0)
-        memcpy(f->buf + LWS_PRE, data, len);
+    if (f) {
+        f->next = NULL;
+        f->len = len;
+        f->flags = flags;
+        if (len > 0)
+            memcpy(f->buf + LWS_PRE, data, len);
+    }
     return f;
 }
 
@@ -62,12 +62,12 @@ void e2ee__net_queue_push_front(struct e2ee__net_queue *q, struct e2ee__net_fram
 static struct e2ee__net_frame *fifo_pop(struct e2ee__net_fifo *l)
 {
     struct e2ee__net_frame *f = l->head;
-    if (!f)
-        return NULL;
-    l->head = f->next;
-    if (!l->head)
-        l->tail = NULL;
-    f->next = NULL;
+    if (f) {
+        l->head = f->next;
+        if (!l->head)
+            l->tail = NULL;
+        f->next = NULL;
+    }
     return f;
 }
 

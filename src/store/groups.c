@@ -14,9 +14,7 @@ static const char k_list[] = "SELECT id, owner, epoch, joined FROM groups ORDER 
 
 int e2ee__store_group_put(struct e2ee__store *st, const struct e2ee__store_group *g)
 {
-    if (!st || !g)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(g->id);
+    int rc = st && g ? e2ee__store_check_id(g->id) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_id(g->owner);
     if (rc == E2EE_OK && g->epoch > INT64_MAX)
@@ -42,13 +40,10 @@ int e2ee__store_group_get(struct e2ee__store *st, const char *id, struct e2ee__s
 {
     struct e2ee__store_group g = {0};
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = st && out ? e2ee__store_check_id(id) : E2EE_ERR_ARG;
 
     if (out)
         *out = g;
-    if (!st || !out)
-        return E2EE_ERR_ARG;
-    rc = e2ee__store_check_id(id);
     if (rc == E2EE_OK)
         rc = e2ee__store_prepare(st, k_get, &s);
     if (rc == E2EE_OK)
@@ -65,9 +60,7 @@ int e2ee__store_group_get(struct e2ee__store *st, const char *id, struct e2ee__s
 
 int e2ee__store_group_delete(struct e2ee__store *st, const char *id)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(id);
+    int rc = st ? e2ee__store_check_id(id) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_change_one(st, k_delete, "s", id);
     return rc;
@@ -75,15 +68,18 @@ int e2ee__store_group_delete(struct e2ee__store *st, const char *id)
 
 static int push_group(struct e2ee__store_group **v, size_t *n, size_t *cap, sqlite3_stmt *s)
 {
+    int rc = E2EE_OK;
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 8;
         struct e2ee__store_group *nv = realloc(*v, ncap * sizeof *nv);
-        if (!nv)
-            return E2EE_ERR_NOMEM;
-        *v = nv;
-        *cap = ncap;
+        rc = nv ? E2EE_OK : E2EE_ERR_NOMEM;
+        if (nv) {
+            *v = nv;
+            *cap = ncap;
+        }
     }
-    int rc = read_group(s, &(*v)[*n]);
+    if (rc == E2EE_OK)
+        rc = read_group(s, &(*v)[*n]);
     if (rc == E2EE_OK)
         (*n)++;
     return rc;
@@ -95,25 +91,26 @@ int e2ee__store_group_list(struct e2ee__store *st, struct e2ee__store_group **gr
     struct e2ee__store_group *acc = NULL;
     size_t cnt = 0, cap = 0;
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = st && groups && n ? E2EE_OK : E2EE_ERR_ARG;
 
     if (groups)
         *groups = NULL;
     if (n)
         *n = 0;
-    if (!st || !groups || !n)
-        return E2EE_ERR_ARG;
+    if (rc != E2EE_OK)
+        goto done;
     rc = e2ee__store_prepare(st, k_list, &s);
     while (rc == E2EE_OK && (rc = e2ee__store_step_row(st, s)) == E2EE_OK)
         rc = push_group(&acc, &cnt, &cap, s);
     if (rc == E2EE_ERR_NOT_FOUND)
         rc = E2EE_OK;
     e2ee__store_release(s);
-    if (rc != E2EE_OK) {
-        free(acc);
-        return rc;
+    if (rc == E2EE_OK) {
+        *groups = acc;
+        *n = cnt;
+        acc = NULL;
     }
-    *groups = acc;
-    *n = cnt;
-    return E2EE_OK;
+done:
+    free(acc);
+    return rc;
 }

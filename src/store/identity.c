@@ -6,9 +6,7 @@ static const char k_get[] = "SELECT record FROM identity WHERE id = 1";
 
 int e2ee__store_identity_put(struct e2ee__store *st, const uint8_t *rec, size_t len)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_blob(rec, len, E2EE__STORE_RECORD_MAX, 0);
+    int rc = st ? e2ee__store_check_blob(rec, len, E2EE__STORE_RECORD_MAX, 0) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_run(st, k_put, NULL, "b", rec, len);
     return rc;
@@ -16,11 +14,9 @@ int e2ee__store_identity_put(struct e2ee__store *st, const uint8_t *rec, size_t 
 
 int e2ee__store_identity_get(struct e2ee__store *st, uint8_t **rec, size_t *len)
 {
-    if (rec)
-        *rec = NULL;
-    if (len)
-        *len = 0;
-    if (!st || !rec || !len)
-        return E2EE_ERR_ARG;
-    return e2ee__store_get_blob(st, k_get, E2EE__STORE_RECORD_MAX, rec, len, "");
+    int rc = st && rec && len ? E2EE_OK : E2EE_ERR_ARG;
+    e2ee__store_clear_blob(rec, len);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_get_blob(st, k_get, E2EE__STORE_RECORD_MAX, rec, len, "");
+    return rc;
 }

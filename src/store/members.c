@@ -22,9 +22,7 @@ static const char k_lacking[] =
 
 static int check_pair(struct e2ee__store *st, const char *group, const char *user)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
+    int rc = st ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_id(user);
     return rc;
@@ -59,9 +57,9 @@ int e2ee__store_member_check(struct e2ee__store *st, const char *group, const ch
                              int *is_member)
 {
     int64_t n = 0;
+    int rc = check_pair(st, group, user);
     if (is_member)
         *is_member = 0;
-    int rc = check_pair(st, group, user);
     if (rc == E2EE_OK && !is_member)
         rc = E2EE_ERR_ARG;
     if (rc == E2EE_OK)
@@ -90,13 +88,11 @@ static int list_ids(struct e2ee__store *st, const char *sql, const char *group, 
 int e2ee__store_member_list(struct e2ee__store *st, const char *group, char ***users,
                             size_t *n)
 {
+    int rc = st && users && n ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (users)
         *users = NULL;
     if (n)
         *n = 0;
-    if (!st || !users || !n)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
     if (rc == E2EE_OK)
         rc = list_ids(st, k_list, group, 0, 0, users, n);
     return rc;
@@ -104,11 +100,10 @@ int e2ee__store_member_list(struct e2ee__store *st, const char *group, char ***u
 
 static int listed(const char *user, const char *const *users, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(user, users[i]) == 0)
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++)
+        found = strcmp(user, users[i]) == 0;
+    return found;
 }
 
 /* Removes the current members that are not in users[0..n), then adds the missing ones. */
@@ -131,18 +126,14 @@ static int replace_members(struct e2ee__store *st, const char *group, const char
 int e2ee__store_member_set(struct e2ee__store *st, const char *group, const char *const *users,
                            size_t n)
 {
-    if (!st || (!users && n > 0))
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
+    int rc = st && (users || n == 0) ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     for (size_t i = 0; rc == E2EE_OK && i < n; i++)
         rc = e2ee__store_check_id(users[i]);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = e2ee__store_savepoint(st);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = replace_members(st, group, users, n);
-    return e2ee__store_savepoint_end(st, rc);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_savepoint(st);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_savepoint_end(st, replace_members(st, group, users, n));
+    return rc;
 }
 
 int e2ee__store_distribution_mark(struct e2ee__store *st, const char *group, const char *user,
@@ -159,13 +150,11 @@ int e2ee__store_distribution_mark(struct e2ee__store *st, const char *group, con
 int e2ee__store_member_lacking(struct e2ee__store *st, const char *group, uint32_t key_id,
                                char ***users, size_t *n)
 {
+    int rc = st && users && n ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (users)
         *users = NULL;
     if (n)
         *n = 0;
-    if (!st || !users || !n)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
     if (rc == E2EE_OK)
         rc = list_ids(st, k_lacking, group, 1, key_id, users, n);
     return rc;

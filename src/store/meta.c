@@ -13,9 +13,7 @@ static const char k_cursor_advance[] =
 
 static int check_key(struct e2ee__store *st, const char *key)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(key);
+    int rc = st ? e2ee__store_check_id(key) : E2EE_ERR_ARG;
     if (rc == E2EE_OK &&
         strncmp(key, E2EE__STORE_META_RESERVED, sizeof E2EE__STORE_META_RESERVED - 1) == 0)
         rc = E2EE_ERR_ARG;
@@ -35,11 +33,8 @@ int e2ee__store_meta_put(struct e2ee__store *st, const char *key, const uint8_t 
 
 int e2ee__store_meta_get(struct e2ee__store *st, const char *key, uint8_t **val, size_t *len)
 {
-    if (val)
-        *val = NULL;
-    if (len)
-        *len = 0;
     int rc = check_key(st, key);
+    e2ee__store_clear_blob(val, len);
     if (rc == E2EE_OK && (!val || !len))
         rc = E2EE_ERR_ARG;
     if (rc == E2EE_OK)
@@ -58,25 +53,23 @@ int e2ee__store_meta_delete(struct e2ee__store *st, const char *key)
 int e2ee__store_cursor_get(struct e2ee__store *st, const char *stream, uint64_t *seq)
 {
     int64_t v = 0;
+    int rc = st && seq ? e2ee__store_check_id(stream) : E2EE_ERR_ARG;
     if (seq)
         *seq = 0;
-    if (!st || !seq)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(stream);
     if (rc == E2EE_OK)
         rc = e2ee__store_get_i64(st, k_cursor_get, &v, "s", stream);
     if (rc == E2EE_OK && v < 0)
         rc = E2EE_ERR_CORRUPT;
     if (rc == E2EE_OK)
         *seq = (uint64_t)v;
-    return rc == E2EE_ERR_NOT_FOUND ? E2EE_OK : rc;
+    if (rc == E2EE_ERR_NOT_FOUND)
+        rc = E2EE_OK; /* never recorded: 0 */
+    return rc;
 }
 
 int e2ee__store_cursor_advance(struct e2ee__store *st, const char *stream, uint64_t seq)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(stream);
+    int rc = st ? e2ee__store_check_id(stream) : E2EE_ERR_ARG;
     if (rc == E2EE_OK && seq > INT64_MAX)
         rc = E2EE_ERR_RANGE;
     if (rc == E2EE_OK)

@@ -33,11 +33,9 @@ int e2ee__store_outq_add(struct e2ee__store *st, const char *msg_id, uint32_t ki
                          const char *target, const uint8_t *payload, size_t len, int64_t now,
                          int64_t *seq)
 {
+    int rc = st ? e2ee__store_check_id(msg_id) : E2EE_ERR_ARG;
     if (seq)
         *seq = 0;
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(msg_id);
     if (rc == E2EE_OK)
         rc = e2ee__store_check_id(target);
     if (rc == E2EE_OK)
@@ -53,16 +51,18 @@ static int read_item(sqlite3_stmt *s, struct e2ee__store_outgoing *o)
 {
     sqlite3_int64 kind = sqlite3_column_int64(s, 2);
     sqlite3_int64 state = sqlite3_column_int64(s, 5);
-    int rc;
+    int rc = kind >= 0 && kind <= UINT32_MAX && state >= 0 && state <= UINT32_MAX &&
+                     check_state((uint32_t)state) == E2EE_OK
+                 ? E2EE_OK
+                 : E2EE_ERR_CORRUPT;
 
     memset(o, 0, sizeof *o);
-    if (kind < 0 || kind > UINT32_MAX || check_state((uint32_t)state) != E2EE_OK)
-        return E2EE_ERR_CORRUPT;
     o->seq = sqlite3_column_int64(s, 0);
     o->kind = (uint32_t)kind;
     o->state = (uint32_t)state;
     o->created = sqlite3_column_int64(s, 6);
-    rc = e2ee__store_column_id(s, 1, o->msg_id);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_column_id(s, 1, o->msg_id);
     if (rc == E2EE_OK)
         rc = e2ee__store_column_id(s, 3, o->target);
     if (rc == E2EE_OK)
@@ -76,14 +76,11 @@ int e2ee__store_outq_get(struct e2ee__store *st, const char *msg_id,
 {
     struct e2ee__store_outgoing o;
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = st && out ? e2ee__store_check_id(msg_id) : E2EE_ERR_ARG;
 
     memset(&o, 0, sizeof o);
     if (out)
         *out = o;
-    if (!st || !out)
-        return E2EE_ERR_ARG;
-    rc = e2ee__store_check_id(msg_id);
     if (rc == E2EE_OK)
         rc = e2ee__store_prepare(st, k_get, &s);
     if (rc == E2EE_OK)
@@ -93,12 +90,11 @@ int e2ee__store_outq_get(struct e2ee__store *st, const char *msg_id,
     if (rc == E2EE_OK)
         rc = read_item(s, &o);
     e2ee__store_release(s);
-    if (rc != E2EE_OK) {
+    if (rc == E2EE_OK)
+        *out = o; /* the payload changes hands */
+    else
         e2ee__store_outgoing_cleanup(&o);
-        return rc;
-    }
-    *out = o;
-    return E2EE_OK;
+    return rc;
 }
 
 static int collect(struct e2ee__store *st, sqlite3_stmt *s, size_t max,
@@ -111,23 +107,21 @@ static int collect(struct e2ee__store *st, sqlite3_stmt *s, size_t max,
     if (max > 0) {
         acc = calloc(max, sizeof *acc);
         if (!acc)
-            return E2EE_ERR_NOMEM;
+            rc = E2EE_ERR_NOMEM;
     }
-    while (cnt < max && (rc = e2ee__store_step_row(st, s)) == E2EE_OK) {
+    while (rc == E2EE_OK && cnt < max && (rc = e2ee__store_step_row(st, s)) == E2EE_OK) {
         rc = read_item(s, &acc[cnt]);
         cnt++; /* counted even on failure: read_item leaves it safe to clean up */
-        if (rc != E2EE_OK)
-            break;
     }
     if (rc == E2EE_ERR_NOT_FOUND)
         rc = E2EE_OK;
-    if (rc != E2EE_OK) {
+    if (rc == E2EE_OK) {
+        *items = acc;
+        *n = cnt;
+    } else {
         e2ee__store_outq_free(acc, cnt);
-        return rc;
     }
-    *items = acc;
-    *n = cnt;
-    return E2EE_OK;
+    return rc;
 }
 
 int e2ee__store_outq_list(struct e2ee__store *st, uint32_t state, size_t max,
@@ -135,25 +129,23 @@ int e2ee__store_outq_list(struct e2ee__store *st, uint32_t state, size_t max,
 {
     sqlite3_stmt *s = NULL;
     int64_t limit;
-    int rc;
+    int rc = st && items && n ? E2EE_OK : E2EE_ERR_ARG;
 
     if (items)
         *items = NULL;
     if (n)
         *n = 0;
-    if (!st || !items || !n)
-        return E2EE_ERR_ARG;
-    if (state != E2EE__STORE_OUT_ANY && check_state(state) != E2EE_OK)
-        return E2EE_ERR_ARG;
-    /* the array is allocated up front: keep the count within what the queue can hold */
+    if (rc == E2EE_OK && state != E2EE__STORE_OUT_ANY)
+        rc = check_state(state);
+    /* the array is allocated up front: keep the count within what one call hands out */
     if (max > E2EE__STORE_OUTQ_LIST_MAX)
         max = E2EE__STORE_OUTQ_LIST_MAX;
     limit = (int64_t)max;
-    if (state == E2EE__STORE_OUT_ANY) {
+    if (rc == E2EE_OK && state == E2EE__STORE_OUT_ANY) {
         rc = e2ee__store_prepare(st, k_list, &s);
         if (rc == E2EE_OK)
             rc = e2ee__store_bind(st, s, "I", limit);
-    } else {
+    } else if (rc == E2EE_OK) {
         rc = e2ee__store_prepare(st, k_list_state, &s);
         if (rc == E2EE_OK)
             rc = e2ee__store_bind(st, s, "uI", state, limit);
@@ -166,9 +158,7 @@ int e2ee__store_outq_list(struct e2ee__store *st, uint32_t state, size_t max,
 
 int e2ee__store_outq_set_state(struct e2ee__store *st, const char *msg_id, uint32_t state)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(msg_id);
+    int rc = st ? e2ee__store_check_id(msg_id) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = check_state(state);
     if (rc == E2EE_OK)
@@ -179,18 +169,18 @@ int e2ee__store_outq_set_state(struct e2ee__store *st, const char *msg_id, uint3
 int e2ee__store_outq_set_state_all(struct e2ee__store *st, uint32_t from, uint32_t to,
                                    size_t *changed)
 {
+    int rc = st && check_state(from) == E2EE_OK && check_state(to) == E2EE_OK ? E2EE_OK
+                                                                               : E2EE_ERR_ARG;
     if (changed)
         *changed = 0;
-    if (!st || check_state(from) != E2EE_OK || check_state(to) != E2EE_OK)
-        return E2EE_ERR_ARG;
-    return e2ee__store_run(st, k_set_state_all, changed, "uu", to, from);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_run(st, k_set_state_all, changed, "uu", to, from);
+    return rc;
 }
 
 int e2ee__store_outq_remove(struct e2ee__store *st, const char *msg_id)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(msg_id);
+    int rc = st ? e2ee__store_check_id(msg_id) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_change_one(st, k_remove, "s", msg_id);
     return rc;
@@ -199,11 +189,11 @@ int e2ee__store_outq_remove(struct e2ee__store *st, const char *msg_id)
 int e2ee__store_outq_count(struct e2ee__store *st, size_t *count)
 {
     int64_t n = 0;
+    int rc = st && count ? E2EE_OK : E2EE_ERR_ARG;
     if (count)
         *count = 0;
-    if (!st || !count)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_get_i64(st, k_count, &n, "");
+    if (rc == E2EE_OK)
+        rc = e2ee__store_get_i64(st, k_count, &n, "");
     if (rc == E2EE_OK)
         *count = (size_t)n;
     return rc;

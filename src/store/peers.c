@@ -26,9 +26,7 @@ static const char k_list[] = "SELECT user_id FROM peers ORDER BY user_id";
 
 static int check_key(struct e2ee__store *st, const char *user, const uint8_t *key, size_t len)
 {
-    if (!st || !key)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(user);
+    int rc = st && key ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_blob(key, len, E2EE__STORE_KEY_MAX, 0);
     return rc;
@@ -59,20 +57,16 @@ int e2ee__store_peer_observe(struct e2ee__store *st, const char *user, const uin
                              size_t len, int64_t now, enum e2ee__store_peer_status *status)
 {
     enum e2ee__store_peer_status result = E2EE__STORE_PEER_SAME;
-    int rc;
+    int rc = check_key(st, user, key, len);
 
     if (status)
         *status = E2EE__STORE_PEER_SAME;
-    rc = check_key(st, user, key, len);
     if (rc == E2EE_OK && !status)
         rc = E2EE_ERR_ARG;
-    if (rc != E2EE_OK)
-        return rc;
-    rc = e2ee__store_savepoint(st);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = observe(st, user, key, len, now, &result);
-    rc = e2ee__store_savepoint_end(st, rc);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_savepoint(st);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_savepoint_end(st, observe(st, user, key, len, now, &result));
     if (rc == E2EE_OK)
         *status = result;
     return rc;
@@ -92,13 +86,13 @@ static int column_key(sqlite3_stmt *s, int col, uint8_t *buf, size_t *len)
 {
     const void *p = sqlite3_column_blob(s, col);
     int n = sqlite3_column_bytes(s, col);
+    int rc = n >= 0 && n <= E2EE__STORE_KEY_MAX && (n == 0 || p) ? E2EE_OK : E2EE_ERR_CORRUPT;
     *len = 0;
-    if (n < 0 || n > E2EE__STORE_KEY_MAX)
-        return E2EE_ERR_CORRUPT;
-    if (n > 0)
+    if (rc == E2EE_OK && n > 0) {
         memcpy(buf, p, (size_t)n);
-    *len = (size_t)n;
-    return E2EE_OK;
+        *len = (size_t)n;
+    }
+    return rc;
 }
 
 static int read_peer(sqlite3_stmt *s, struct e2ee__store_peer *p)
@@ -119,14 +113,11 @@ int e2ee__store_peer_get(struct e2ee__store *st, const char *user, struct e2ee__
 {
     struct e2ee__store_peer p;
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = st && out ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
 
     memset(&p, 0, sizeof p);
     if (out)
         *out = p;
-    if (!st || !out)
-        return E2EE_ERR_ARG;
-    rc = e2ee__store_check_id(user);
     if (rc == E2EE_OK)
         rc = e2ee__store_prepare(st, k_get, &s);
     if (rc == E2EE_OK)
@@ -143,9 +134,7 @@ int e2ee__store_peer_get(struct e2ee__store *st, const char *user, struct e2ee__
 
 int e2ee__store_peer_delete(struct e2ee__store *st, const char *user)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(user);
+    int rc = st ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_change_one(st, k_delete, "s", user);
     return rc;
@@ -154,13 +143,13 @@ int e2ee__store_peer_delete(struct e2ee__store *st, const char *user)
 int e2ee__store_peer_list(struct e2ee__store *st, char ***users, size_t *n)
 {
     sqlite3_stmt *s = NULL;
+    int rc = st && users && n ? E2EE_OK : E2EE_ERR_ARG;
     if (users)
         *users = NULL;
     if (n)
         *n = 0;
-    if (!st || !users || !n)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_prepare(st, k_list, &s);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_prepare(st, k_list, &s);
     if (rc == E2EE_OK)
         rc = e2ee__store_collect_ids(st, s, users, n);
     e2ee__store_release(s);

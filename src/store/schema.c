@@ -111,15 +111,13 @@ static int read_version(struct e2ee__store *st, int *version)
 static int apply_steps(struct e2ee__store *st, int from, int to)
 {
     char sql[64];
-    int rc;
+    int rc = SQLITE_OK;
 
-    for (int v = from + 1; v <= to; v++) {
+    for (int v = from + 1; v <= to && rc == SQLITE_OK; v++)
         rc = sqlite3_exec(st->db, k_migrations[v - 1], NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
-    }
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", to);
-    rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? E2EE_OK : e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
 }
 
@@ -128,7 +126,7 @@ int e2ee__store_schema_migrate(struct e2ee__store *st, int max_version)
     int version = 0;
     int rc = e2ee__store_run(st, k_begin, NULL, "");
     if (rc != E2EE_OK)
-        return rc;
+        goto done;
     /* read inside the write transaction: another handle may have migrated meanwhile */
     rc = read_version(st, &version);
     if (rc == E2EE_OK && version > E2EE__STORE_SCHEMA_VERSION)
@@ -137,10 +135,10 @@ int e2ee__store_schema_migrate(struct e2ee__store *st, int max_version)
         rc = apply_steps(st, version, max_version);
     if (rc == E2EE_OK)
         rc = e2ee__store_run(st, k_commit, NULL, "");
-    if (rc != E2EE_OK) {
+    if (rc != E2EE_OK)
         (void)e2ee__store_run(st, k_rollback, NULL, "");
-        return rc;
-    }
-    st->version = version > max_version ? version : max_version;
-    return E2EE_OK;
+    else
+        st->version = version > max_version ? version : max_version;
+done:
+    return rc;
 }

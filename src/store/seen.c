@@ -15,9 +15,7 @@ static const char k_count[] = "SELECT count(*) FROM seen";
 static int check_msg(struct e2ee__store *st, const char *user, uint32_t device,
                      const char *msg_id)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(user);
+    int rc = st ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_device(device);
     if (rc == E2EE_OK)
@@ -41,9 +39,9 @@ int e2ee__store_seen_check(struct e2ee__store *st, const char *user, uint32_t de
                            const char *msg_id, int *seen)
 {
     int64_t n = 0;
+    int rc = check_msg(st, user, device, msg_id);
     if (seen)
         *seen = 0;
-    int rc = check_msg(st, user, device, msg_id);
     if (rc == E2EE_OK && !seen)
         rc = E2EE_ERR_ARG;
     if (rc == E2EE_OK)
@@ -66,18 +64,14 @@ static int prune(struct e2ee__store *st, int64_t before, int64_t keep, size_t *r
 int e2ee__store_seen_prune(struct e2ee__store *st, int64_t before, size_t keep_max,
                            size_t *removed)
 {
+    int64_t keep = keep_max > INT64_MAX ? INT64_MAX : (int64_t)keep_max;
     size_t n = 0;
-    int rc;
+    int rc = st ? e2ee__store_savepoint(st) : E2EE_ERR_ARG;
 
     if (removed)
         *removed = 0;
-    if (!st)
-        return E2EE_ERR_ARG;
-    rc = e2ee__store_savepoint(st);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = prune(st, before, keep_max > INT64_MAX ? INT64_MAX : (int64_t)keep_max, &n);
-    rc = e2ee__store_savepoint_end(st, rc);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_savepoint_end(st, prune(st, before, keep, &n));
     if (rc == E2EE_OK && removed)
         *removed = n;
     return rc;
@@ -86,11 +80,11 @@ int e2ee__store_seen_prune(struct e2ee__store *st, int64_t before, size_t keep_m
 int e2ee__store_seen_count(struct e2ee__store *st, size_t *count)
 {
     int64_t n = 0;
+    int rc = st && count ? E2EE_OK : E2EE_ERR_ARG;
     if (count)
         *count = 0;
-    if (!st || !count)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_get_i64(st, k_count, &n, "");
+    if (rc == E2EE_OK)
+        rc = e2ee__store_get_i64(st, k_count, &n, "");
     if (rc == E2EE_OK)
         *count = (size_t)n;
     return rc;

@@ -17,9 +17,7 @@ static const char k_own_delete[] = "DELETE FROM own_sender_keys WHERE group_id =
 
 static int check_member(struct e2ee__store *st, const char *group, const char *user)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
+    int rc = st ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_id(user);
     return rc;
@@ -48,11 +46,8 @@ int e2ee__store_sender_key_put(struct e2ee__store *st, const char *group, const 
 int e2ee__store_sender_key_get(struct e2ee__store *st, const char *group, const char *user,
                                uint32_t device, uint8_t **rec, size_t *len)
 {
-    if (rec)
-        *rec = NULL;
-    if (len)
-        *len = 0;
     int rc = check_sender(st, group, user, device);
+    e2ee__store_clear_blob(rec, len);
     if (rc == E2EE_OK && (!rec || !len))
         rc = E2EE_ERR_ARG;
     if (rc == E2EE_OK)
@@ -73,9 +68,9 @@ int e2ee__store_sender_key_delete(struct e2ee__store *st, const char *group, con
 int e2ee__store_sender_key_delete_user(struct e2ee__store *st, const char *group,
                                        const char *user, size_t *removed)
 {
+    int rc = check_member(st, group, user);
     if (removed)
         *removed = 0;
-    int rc = check_member(st, group, user);
     if (rc == E2EE_OK)
         rc = e2ee__store_run(st, k_delete_user, removed, "ss", group, user);
     return rc;
@@ -84,9 +79,7 @@ int e2ee__store_sender_key_delete_user(struct e2ee__store *st, const char *group
 int e2ee__store_own_sender_key_put(struct e2ee__store *st, const char *group, uint64_t epoch,
                                    const uint8_t *rec, size_t len)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
+    int rc = st ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (rc == E2EE_OK && epoch > INT64_MAX)
         rc = E2EE_ERR_RANGE;
     if (rc == E2EE_OK)
@@ -101,17 +94,11 @@ int e2ee__store_own_sender_key_get(struct e2ee__store *st, const char *group, ui
 {
     sqlite3_stmt *s = NULL;
     uint64_t ep = 0;
-    int rc;
+    int rc = st && rec && len ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
 
     if (epoch)
         *epoch = 0;
-    if (rec)
-        *rec = NULL;
-    if (len)
-        *len = 0;
-    if (!st || !rec || !len)
-        return E2EE_ERR_ARG;
-    rc = e2ee__store_check_id(group);
+    e2ee__store_clear_blob(rec, len);
     if (rc == E2EE_OK)
         rc = e2ee__store_prepare(st, k_own_get, &s);
     if (rc == E2EE_OK)
@@ -130,9 +117,7 @@ int e2ee__store_own_sender_key_get(struct e2ee__store *st, const char *group, ui
 
 int e2ee__store_own_sender_key_delete(struct e2ee__store *st, const char *group)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(group);
+    int rc = st ? e2ee__store_check_id(group) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_change_one(st, k_own_delete, "s", group);
     return rc;

@@ -9,9 +9,7 @@ static const char k_delete_user[] = "DELETE FROM sessions WHERE user_id = ?";
 
 static int check_peer(struct e2ee__store *st, const char *user, uint32_t device)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(user);
+    int rc = st ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
     if (rc == E2EE_OK)
         rc = e2ee__store_check_device(device);
     return rc;
@@ -31,11 +29,8 @@ int e2ee__store_session_put(struct e2ee__store *st, const char *user, uint32_t d
 int e2ee__store_session_get(struct e2ee__store *st, const char *user, uint32_t device,
                             uint8_t **rec, size_t *len)
 {
-    if (rec)
-        *rec = NULL;
-    if (len)
-        *len = 0;
     int rc = check_peer(st, user, device);
+    e2ee__store_clear_blob(rec, len);
     if (rc == E2EE_OK && (!rec || !len))
         rc = E2EE_ERR_ARG;
     if (rc == E2EE_OK)
@@ -54,11 +49,9 @@ int e2ee__store_session_delete(struct e2ee__store *st, const char *user, uint32_
 
 int e2ee__store_session_delete_user(struct e2ee__store *st, const char *user, size_t *removed)
 {
+    int rc = st ? e2ee__store_check_id(user) : E2EE_ERR_ARG;
     if (removed)
         *removed = 0;
-    if (!st)
-        return E2EE_ERR_ARG;
-    int rc = e2ee__store_check_id(user);
     if (rc == E2EE_OK)
         rc = e2ee__store_run(st, k_delete_user, removed, "s", user);
     return rc;

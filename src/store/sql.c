@@ -39,40 +39,41 @@ static int cache_grow(struct e2ee__store *st)
 {
     size_t cap = st->cache_cap ? st->cache_cap * 2 : STMT_CACHE_INITIAL;
     struct e2ee__store_stmt_slot *c = realloc(st->cache, cap * sizeof *c);
-    if (!c)
-        return E2EE_ERR_NOMEM;
-    st->cache = c;
-    st->cache_cap = cap;
-    return E2EE_OK;
+    if (c) {
+        st->cache = c;
+        st->cache_cap = cap;
+    }
+    return c ? E2EE_OK : E2EE_ERR_NOMEM;
 }
 
 int e2ee__store_prepare(struct e2ee__store *st, const char *sql, sqlite3_stmt **out)
 {
     sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = E2EE_OK;
 
     *out = NULL;
-    for (size_t i = 0; i < st->ncache; i++) {
-        if (st->cache[i].sql == sql) {
+    for (size_t i = 0; i < st->ncache && !*out; i++) {
+        if (st->cache[i].sql == sql)
             *out = st->cache[i].stmt;
-            return E2EE_OK;
-        }
     }
-    if (st->ncache == st->cache_cap) {
+    if (*out)
+        goto done;
+    if (st->ncache == st->cache_cap)
         rc = cache_grow(st);
-        if (rc != E2EE_OK)
-            return rc;
-    }
+    if (rc != E2EE_OK)
+        goto done;
     rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(s);
-        return e2ee__store_fail(st, rc);
+        rc = e2ee__store_fail(st, rc);
+        goto done;
     }
     st->cache[st->ncache].sql = sql;
     st->cache[st->ncache].stmt = s;
     st->ncache++;
     *out = s;
-    return E2EE_OK;
+done:
+    return rc;
 }
 
 void e2ee__store_release(sqlite3_stmt *s)
@@ -107,13 +108,10 @@ static int bind_one(sqlite3_stmt *s, int idx, char f, va_list *ap)
 
 static int bind_va(struct e2ee__store *st, sqlite3_stmt *s, const char *fmt, va_list *ap)
 {
-    int idx = 1;
-    for (const char *f = fmt; *f; f++, idx++) {
-        int rc = bind_one(s, idx, *f, ap);
-        if (rc != SQLITE_OK)
-            return e2ee__store_fail(st, rc);
-    }
-    return E2EE_OK;
+    int idx = 1, rc = SQLITE_OK;
+    for (const char *f = fmt; *f && rc == SQLITE_OK; f++, idx++)
+        rc = bind_one(s, idx, *f, ap);
+    return rc == SQLITE_OK ? E2EE_OK : e2ee__store_fail(st, rc);
 }
 
 int e2ee__store_bind(struct e2ee__store *st, sqlite3_stmt *s, const char *fmt, ...)
@@ -128,19 +126,21 @@ int e2ee__store_bind(struct e2ee__store *st, sqlite3_stmt *s, const char *fmt, .
 int e2ee__store_step_done(struct e2ee__store *st, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-        return E2EE_OK;
-    return e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
+    return rc == SQLITE_DONE || rc == SQLITE_ROW
+               ? E2EE_OK
+               : e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
 }
 
 int e2ee__store_step_row(struct e2ee__store *st, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
-        return E2EE_OK;
-    if (rc == SQLITE_DONE)
-        return E2EE_ERR_NOT_FOUND;
-    return e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
+        rc = E2EE_OK;
+    else if (rc == SQLITE_DONE)
+        rc = E2EE_ERR_NOT_FOUND;
+    else
+        rc = e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
+    return rc;
 }
 
 int e2ee__store_run(struct e2ee__store *st, const char *sql, size_t *changes, const char *fmt,
@@ -153,10 +153,9 @@ int e2ee__store_run(struct e2ee__store *st, const char *sql, size_t *changes, co
     if (changes)
         *changes = 0;
     rc = e2ee__store_prepare(st, sql, &s);
-    if (rc != E2EE_OK)
-        return rc;
     va_start(ap, fmt);
-    rc = bind_va(st, s, fmt, &ap);
+    if (rc == E2EE_OK)
+        rc = bind_va(st, s, fmt, &ap);
     va_end(ap);
     if (rc == E2EE_OK)
         rc = e2ee__store_step_done(st, s);
@@ -175,10 +174,9 @@ int e2ee__store_get_i64(struct e2ee__store *st, const char *sql, int64_t *out, c
 
     *out = 0;
     rc = e2ee__store_prepare(st, sql, &s);
-    if (rc != E2EE_OK)
-        return rc;
     va_start(ap, fmt);
-    rc = bind_va(st, s, fmt, &ap);
+    if (rc == E2EE_OK)
+        rc = bind_va(st, s, fmt, &ap);
     va_end(ap);
     if (rc == E2EE_OK)
         rc = e2ee__store_step_row(st, s);
@@ -195,10 +193,9 @@ int e2ee__store_change_one(struct e2ee__store *st, const char *sql, const char *
     int rc;
 
     rc = e2ee__store_prepare(st, sql, &s);
-    if (rc != E2EE_OK)
-        return rc;
     va_start(ap, fmt);
-    rc = bind_va(st, s, fmt, &ap);
+    if (rc == E2EE_OK)
+        rc = bind_va(st, s, fmt, &ap);
     va_end(ap);
     if (rc == E2EE_OK)
         rc = e2ee__store_step_done(st, s);
@@ -218,10 +215,9 @@ int e2ee__store_get_blob(struct e2ee__store *st, const char *sql, size_t max, ui
     *rec = NULL;
     *len = 0;
     rc = e2ee__store_prepare(st, sql, &s);
-    if (rc != E2EE_OK)
-        return rc;
     va_start(ap, fmt);
-    rc = bind_va(st, s, fmt, &ap);
+    if (rc == E2EE_OK)
+        rc = bind_va(st, s, fmt, &ap);
     va_end(ap);
     if (rc == E2EE_OK)
         rc = e2ee__store_step_row(st, s);
@@ -235,45 +231,45 @@ int e2ee__store_column_blob(sqlite3_stmt *s, int col, size_t max, uint8_t **out,
 {
     const void *p = sqlite3_column_blob(s, col);
     int n = sqlite3_column_bytes(s, col);
-    uint8_t *copy;
+    uint8_t *copy = NULL;
+    int rc = n >= 0 && (size_t)n <= max ? E2EE_OK : E2EE_ERR_CORRUPT;
 
     *out = NULL;
     *len = 0;
-    if (n < 0 || (size_t)n > max)
-        return E2EE_ERR_CORRUPT;
-    if (n > 0 && !p)
-        return E2EE_ERR_NOMEM;
-    copy = malloc(n > 0 ? (size_t)n : 1);
-    if (!copy)
-        return E2EE_ERR_NOMEM;
-    if (n > 0)
-        memcpy(copy, p, (size_t)n);
-    *out = copy;
-    *len = (size_t)n;
-    return E2EE_OK;
+    if (rc == E2EE_OK && n > 0 && !p)
+        rc = E2EE_ERR_NOMEM; /* SQLite could not convert the value */
+    if (rc == E2EE_OK) {
+        copy = malloc(n > 0 ? (size_t)n : 1);
+        rc = copy ? E2EE_OK : E2EE_ERR_NOMEM;
+    }
+    if (rc == E2EE_OK) {
+        if (n > 0)
+            memcpy(copy, p, (size_t)n);
+        *out = copy;
+        *len = (size_t)n;
+    }
+    return rc;
 }
 
 int e2ee__store_column_id(sqlite3_stmt *s, int col, char *buf)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     int n = sqlite3_column_bytes(s, col);
+    int rc = t && n > 0 && n <= E2EE__STORE_ID_MAX ? E2EE_OK : E2EE_ERR_CORRUPT;
 
     buf[0] = '\0';
-    if (!t || n <= 0 || n > E2EE__STORE_ID_MAX)
-        return E2EE_ERR_CORRUPT;
-    memcpy(buf, t, (size_t)n);
-    buf[n] = '\0';
-    return E2EE_OK;
+    if (rc == E2EE_OK) {
+        memcpy(buf, t, (size_t)n);
+        buf[n] = '\0';
+    }
+    return rc;
 }
 
 int e2ee__store_column_u64(sqlite3_stmt *s, int col, uint64_t *out)
 {
     sqlite3_int64 v = sqlite3_column_int64(s, col);
-    *out = 0;
-    if (v < 0)
-        return E2EE_ERR_CORRUPT;
-    *out = (uint64_t)v;
-    return E2EE_OK;
+    *out = v < 0 ? 0 : (uint64_t)v;
+    return v < 0 ? E2EE_ERR_CORRUPT : E2EE_OK;
 }
 
 void e2ee__store_strv_free(char **v, size_t n)
@@ -287,19 +283,23 @@ void e2ee__store_strv_free(char **v, size_t n)
 
 static int strv_push(char ***v, size_t *n, size_t *cap, const char *id)
 {
+    int rc = E2EE_OK;
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 8;
         char **nv = realloc(*v, ncap * sizeof *nv);
-        if (!nv)
-            return E2EE_ERR_NOMEM;
-        *v = nv;
-        *cap = ncap;
+        rc = nv ? E2EE_OK : E2EE_ERR_NOMEM;
+        if (nv) {
+            *v = nv;
+            *cap = ncap;
+        }
     }
-    (*v)[*n] = strdup(id);
-    if (!(*v)[*n])
-        return E2EE_ERR_NOMEM;
-    (*n)++;
-    return E2EE_OK;
+    if (rc == E2EE_OK) {
+        (*v)[*n] = strdup(id);
+        rc = (*v)[*n] ? E2EE_OK : E2EE_ERR_NOMEM;
+    }
+    if (rc == E2EE_OK)
+        (*n)++;
+    return rc;
 }
 
 int e2ee__store_collect_ids(struct e2ee__store *st, sqlite3_stmt *s, char ***v, size_t *n)
@@ -316,11 +316,10 @@ int e2ee__store_collect_ids(struct e2ee__store *st, sqlite3_stmt *s, char ***v, 
         if (rc == E2EE_OK)
             rc = strv_push(&acc, &cnt, &cap, id);
         if (rc != E2EE_OK)
-            goto done;
+            break;
     }
     if (rc == E2EE_ERR_NOT_FOUND)
         rc = E2EE_OK;
-done:
     if (rc == E2EE_OK) {
         *v = acc;
         *n = cnt;
@@ -340,12 +339,11 @@ void e2ee__store_blob_free(uint8_t *blob, size_t len)
 
 int e2ee__store_check_id(const char *id)
 {
-    if (!id)
-        return E2EE_ERR_ARG;
-    size_t n = strnlen(id, E2EE__STORE_ID_MAX + 1);
-    if (n == 0 || n > E2EE__STORE_ID_MAX)
-        return E2EE_ERR_LENGTH;
-    return E2EE_OK;
+    size_t n = id ? strnlen(id, E2EE__STORE_ID_MAX + 1) : 0;
+    int rc = id ? E2EE_OK : E2EE_ERR_ARG;
+    if (rc == E2EE_OK && (n == 0 || n > E2EE__STORE_ID_MAX))
+        rc = E2EE_ERR_LENGTH;
+    return rc;
 }
 
 int e2ee__store_check_device(uint32_t device)
@@ -355,13 +353,14 @@ int e2ee__store_check_device(uint32_t device)
 
 int e2ee__store_check_blob(const uint8_t *p, size_t len, size_t max, int allow_empty)
 {
+    int rc = E2EE_OK;
     if (!p && len > 0)
-        return E2EE_ERR_ARG;
-    if (len == 0 && !allow_empty)
-        return E2EE_ERR_LENGTH;
-    if (len > max)
-        return E2EE_ERR_TOO_LARGE;
-    return E2EE_OK;
+        rc = E2EE_ERR_ARG;
+    else if (len == 0 && !allow_empty)
+        rc = E2EE_ERR_LENGTH;
+    else if (len > max)
+        rc = E2EE_ERR_TOO_LARGE;
+    return rc;
 }
 
 static const char k_sp_begin[] = "SAVEPOINT e2ee_op";
@@ -379,5 +378,7 @@ int e2ee__store_savepoint_end(struct e2ee__store *st, int rc)
     if (rc != E2EE_OK)
         (void)e2ee__store_run(st, k_sp_rollback, NULL, "");
     rc2 = e2ee__store_run(st, k_sp_release, NULL, "");
-    return rc != E2EE_OK ? rc : rc2;
+    if (rc == E2EE_OK)
+        rc = rc2;
+    return rc;
 }

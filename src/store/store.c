@@ -27,11 +27,10 @@ static const char k_setup[] =
 static int create_private(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
+    int rc = fd >= 0 || errno == EEXIST ? E2EE_OK : E2EE_ERR_STORE;
+    if (fd >= 0)
         close(fd);
-        return E2EE_OK;
-    }
-    return errno == EEXIST ? E2EE_OK : E2EE_ERR_STORE;
+    return rc;
 }
 
 static int pragma_int(struct e2ee__store *st, const char *sql, int64_t *out)
@@ -56,15 +55,14 @@ static int check_identity(struct e2ee__store *st)
         rc = pragma_int(st, k_user_version, &version);
     if (rc == E2EE_OK)
         rc = pragma_int(st, k_table_count, &tables);
-    if (rc != E2EE_OK)
-        return rc;
-    if (app == 0 && version == 0 && tables == 0)
-        return E2EE_OK;
+    if (rc != E2EE_OK || (app == 0 && version == 0 && tables == 0))
+        goto done; /* an error, or a new (empty) database */
     if (app != E2EE__STORE_APP_ID || version < 1)
-        return E2EE_ERR_CORRUPT;
-    if (version > E2EE__STORE_SCHEMA_VERSION)
-        return E2EE_ERR_VERSION;
-    return E2EE_OK;
+        rc = E2EE_ERR_CORRUPT;
+    else if (version > E2EE__STORE_SCHEMA_VERSION)
+        rc = E2EE_ERR_VERSION;
+done:
+    return rc;
 }
 
 static int quick_check(struct e2ee__store *st)
@@ -86,42 +84,47 @@ static int connect_db(struct e2ee__store *st, const char *path)
 {
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path ? path : ":memory:", &st->db, flags, NULL);
-    if (rc != SQLITE_OK)
-        return rc == SQLITE_NOMEM ? E2EE_ERR_NOMEM : e2ee__store_fail(st, rc);
+    if (rc != SQLITE_OK) {
+        rc = e2ee__store_fail(st, rc);
+        goto done;
+    }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, E2EE__STORE_BUSY_TIMEOUT_MS);
     rc = check_identity(st);
-    if (rc != E2EE_OK)
-        return rc;
-    rc = sqlite3_exec(st->db, k_setup, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? E2EE_OK : e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
+    if (rc == E2EE_OK && sqlite3_exec(st->db, k_setup, NULL, NULL, NULL) != SQLITE_OK)
+        rc = e2ee__store_fail(st, sqlite3_extended_errcode(st->db));
+done:
+    return rc;
 }
 
 int e2ee__store_open_version(struct e2ee__store **out, const char *path, int max_version)
 {
     struct e2ee__store *st = NULL;
-    int rc;
+    int rc = out && max_version >= 1 && max_version <= E2EE__STORE_SCHEMA_VERSION
+                 ? E2EE_OK
+                 : E2EE_ERR_ARG;
 
     if (out)
         *out = NULL;
-    if (!out || max_version < 1 || max_version > E2EE__STORE_SCHEMA_VERSION)
-        return E2EE_ERR_ARG;
+    if (rc != E2EE_OK)
+        goto done;
     st = calloc(1, sizeof *st);
-    if (!st)
-        return E2EE_ERR_NOMEM;
-    rc = path ? create_private(path) : E2EE_OK;
+    rc = st ? E2EE_OK : E2EE_ERR_NOMEM;
+    if (rc == E2EE_OK && path)
+        rc = create_private(path);
     if (rc == E2EE_OK)
         rc = connect_db(st, path);
     if (rc == E2EE_OK)
         rc = e2ee__store_schema_migrate(st, max_version);
     if (rc == E2EE_OK)
         rc = quick_check(st);
-    if (rc != E2EE_OK) {
-        e2ee__store_close(st);
-        return rc;
+    if (rc == E2EE_OK) {
+        *out = st;
+        st = NULL;
     }
-    *out = st;
-    return E2EE_OK;
+done:
+    e2ee__store_close(st);
+    return rc;
 }
 
 int e2ee__store_open(struct e2ee__store **out, const char *path)
@@ -157,33 +160,37 @@ int e2ee__store_in_transaction(const struct e2ee__store *st)
     return st && st->db && !sqlite3_get_autocommit(st->db);
 }
 
+/* E2EE_OK when st is usable and its transaction state is `want` (0 or 1). */
+static int check_txn(const struct e2ee__store *st, int want)
+{
+    int rc = st ? E2EE_OK : E2EE_ERR_ARG;
+    if (rc == E2EE_OK && e2ee__store_in_transaction(st) != want)
+        rc = E2EE_ERR_STATE;
+    return rc;
+}
+
 int e2ee__store_begin(struct e2ee__store *st)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    if (e2ee__store_in_transaction(st))
-        return E2EE_ERR_STATE;
-    return e2ee__store_run(st, k_begin, NULL, "");
+    int rc = check_txn(st, 0);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_run(st, k_begin, NULL, "");
+    return rc;
 }
 
 int e2ee__store_commit(struct e2ee__store *st)
 {
-    int rc;
-    if (!st)
-        return E2EE_ERR_ARG;
-    if (!e2ee__store_in_transaction(st))
-        return E2EE_ERR_STATE;
-    rc = e2ee__store_run(st, k_commit, NULL, "");
-    if (rc != E2EE_OK && e2ee__store_in_transaction(st))
+    int rc = check_txn(st, 1);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_run(st, k_commit, NULL, "");
+    if (rc != E2EE_OK && rc != E2EE_ERR_ARG && e2ee__store_in_transaction(st))
         (void)e2ee__store_run(st, k_rollback, NULL, "");
     return rc;
 }
 
 int e2ee__store_rollback(struct e2ee__store *st)
 {
-    if (!st)
-        return E2EE_ERR_ARG;
-    if (!e2ee__store_in_transaction(st))
-        return E2EE_ERR_STATE;
-    return e2ee__store_run(st, k_rollback, NULL, "");
+    int rc = check_txn(st, 1);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_run(st, k_rollback, NULL, "");
+    return rc;
 }

@@ -77,6 +77,15 @@ int e2ee__store_column_u64(sqlite3_stmt *s, int col, uint64_t *out);
 /* Collects text column 0 of every remaining row into a new string array. */
 int e2ee__store_collect_ids(struct e2ee__store *st, sqlite3_stmt *s, char ***v, size_t *n);
 
+/* Sets blob out-parameters to their safe values (either may be NULL). */
+static inline void e2ee__store_clear_blob(uint8_t **rec, size_t *len)
+{
+    if (rec)
+        *rec = NULL;
+    if (len)
+        *len = 0;
+}
+
 /* Argument checks. */
 int e2ee__store_check_id(const char *id);
 int e2ee__store_check_device(uint32_t device);
