@@ -12,7 +12,9 @@
  *  - incoming frames are reassembled from fragments and delivered whole, up to `max_frame`
  *    bytes; a larger frame closes the connection with 1009, a text frame with 1003.
  *  - reconnects with exponential backoff and jitter (backoff.h) while connect is requested;
- *    the delay resets after a connection is established.
+ *    the delay resets after a connection is established. For no automatic reconnect, call
+ *    e2ee__net_disconnect() from the CONNECT_FAILED or DISCONNECTED event: the retry is
+ *    decided after the event returns, so none is scheduled then.
  *  - events (struct e2ee__net_event) report every attempt, success, failure, retry schedule,
  *    disconnect and frame.
  *

@@ -511,6 +511,32 @@ static void test_disconnect_cancels_retries(void **state)
                  nh_get(&f->rec, before).type == E2EE__NET_EV_CONNECT_FAILED));
 }
 
+static void disconnect_on_loss(struct nh_rec *r, const struct e2ee__net_event *ev)
+{
+    if (ev->type == E2EE__NET_EV_DISCONNECTED || ev->type == E2EE__NET_EV_CONNECT_FAILED)
+        (void)e2ee__net_disconnect(r->net);
+}
+
+static void test_no_retry_after_disconnect_in_callback(void **state)
+{
+    struct fx *f = *state;
+    f->rec.hook = disconnect_on_loss;
+    assert_int_equal(e2ee__net_new(&f->net, &f->cfg), E2EE_OK);
+    f->rec.net = f->net;
+    assert_int_equal(e2ee__net_connect(f->net), E2EE_OK);
+    while (nh_count(&f->rec, E2EE__NET_EV_CONNECTED) < 1)
+        assert_int_equal(e2ee__net_loop(f->net, 100), E2EE_OK);
+    ws_server_close(f->srv, 4002, "go");
+    while (nh_count(&f->rec, E2EE__NET_EV_DISCONNECTED) < 1)
+        assert_int_equal(e2ee__net_loop(f->net, 100), E2EE_OK);
+    /* a dozen iterations, each as long as the longest delay: no retry, no attempt */
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(e2ee__net_loop(f->net, NH_RETRY_MAX_MS), E2EE_OK);
+    assert_int_equal(nh_total(&f->rec), 3);
+    assert_int_equal(nh_count(&f->rec, E2EE__NET_EV_RETRY_SCHEDULED), 0);
+    assert_int_equal(ws_server_connections(f->srv), 1);
+}
+
 static void stop_from_callback(struct nh_rec *r, const struct e2ee__net_event *ev)
 {
     if (ev->type != E2EE__NET_EV_CONNECTED)
@@ -685,6 +711,7 @@ int main(void)
         FX(test_hold_priority_volatile),
         FX(test_disconnect_and_connect_again),
         FX(test_disconnect_cancels_retries),
+        FX(test_no_retry_after_disconnect_in_callback),
         FX(test_loop_thread_rules),
         FX(test_loop_forever_break),
         FX(test_external_poll_loop),
