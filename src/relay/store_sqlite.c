@@ -967,8 +967,11 @@ static int pragmas(sqlite3 *db, enum e2ee__rs_sync sync, char *err, size_t cap)
              "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
              " PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%d;",
              sync == E2EE_RS_SYNC_NORMAL ? "NORMAL" : "FULL", CACHE_KIB);
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, cap, "%s", msg ? msg : sqlite3_errmsg(db));
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(err, cap, "%s%s",
+                 (rc & 0xff) == SQLITE_BUSY ? "store locked (is another relay using it?): " : "",
+                 msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
         return E2EE_ERR_STORE;
     }
