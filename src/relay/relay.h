@@ -51,7 +51,7 @@
 #define E2EE_RCLOSE_POLICY 1008        /* login timeout, too many failed logins, not reading */
 #define E2EE_RCLOSE_TOO_BIG 1009       /* a frame over max_frame_size */
 #define E2EE_RCLOSE_INTERNAL 1011      /* store failure */
-#define E2EE_RCLOSE_TRY_LATER 1013     /* max_connections reached */
+#define E2EE_RCLOSE_TRY_LATER 4013     /* max_connections reached (1013 is not accepted by lws) */
 #define E2EE_RCLOSE_REPLACED 4001      /* a newer login of the same user */
 
 struct e2ee__rlink {

@@ -408,6 +408,7 @@ struct outmsg {
 struct rt_client {
     struct lws *wsi;
     int state; /* 0 connecting, 1 open, 2 closed */
+    int established; /* the handshake succeeded (it may have closed since) */
     int burst;
     uint8_t *rx;
     size_t rx_len, rx_cap;
@@ -527,6 +528,7 @@ static int client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (c) {
             c->state = 1;
+            c->established = 1;
             if (c->out.n)
                 lws_callback_on_writable(wsi);
         }
@@ -649,7 +651,7 @@ struct rt_client *rt_connect_ex(const struct rt_relay *r, const char *subprotoco
         free(c);
         return NULL;
     }
-    if (wait_for(c, is_not_connecting, RT_TIMEOUT_MS) != 0 || c->state != 1) {
+    if (wait_for(c, is_not_connecting, RT_TIMEOUT_MS) != 0 || !c->established) {
         rt_close(c);
         return NULL;
     }
