@@ -84,7 +84,10 @@ static void login_timeouts(struct e2ee__relay *r, int64_t now)
 
 static void prune_sent_ids(struct e2ee__relay *r, int64_t now)
 {
-    if (now - r->last_prune_ms < E2EE_RELAY_PRUNE_PERIOD_S * 1000)
+    int64_t period = r->cfg.dedup_window < E2EE_RELAY_PRUNE_PERIOD_S
+                         ? (int64_t)r->cfg.dedup_window * 1000
+                         : E2EE_RELAY_PRUNE_PERIOD_S * 1000;
+    if (now - r->last_prune_ms < period)
         return;
     r->last_prune_ms = now;
     int rc = e2ee__relay_req_begin(r);
@@ -366,6 +369,8 @@ static struct lws_vhost *make_vhost(struct e2ee__relay *r, const char *name, con
     if (is_ipv4(host))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (tls) {
+        /* lws enables TLS on a vhost only when its own options ask for it */
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = r->cfg.tls_cert;
         info.ssl_private_key_filepath = r->cfg.tls_key;
     }

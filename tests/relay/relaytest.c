@@ -89,8 +89,10 @@ static int read_ports(struct rt_relay *r, int fd)
             const char *p1 = strstr(buf, "listening on ");
             const char *p2 = strstr(buf, "metrics on ");
             const char *colon = strrchr(buf, ':');
-            if (p1 && colon)
+            if (p1 && colon) {
                 r->port = atoi(colon + 1);
+                snprintf(r->url, sizeof r->url, "%s", p1 + strlen("listening on "));
+            }
             if (p2) {
                 const char *c2 = strrchr(buf, ':');
                 r->metrics_port = c2 ? atoi(c2 + 1) : 0;
@@ -119,7 +121,7 @@ static int spawn(struct rt_relay *r)
     argv[n++] = "--store";
     argv[n++] = r->store;
     argv[n++] = "--log-level";
-    argv[n++] = log_level();
+    argv[n++] = r->opts.log_level ? r->opts.log_level : log_level();
     if (r->opts.metrics) {
         argv[n++] = "--metrics";
         argv[n++] = "127.0.0.1:0";
@@ -152,6 +154,11 @@ static int spawn(struct rt_relay *r)
         dup2(pfd[1], STDOUT_FILENO);
         close(pfd[0]);
         close(pfd[1]);
+        if (r->opts.log_to_file) {
+            int lfd = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (lfd >= 0)
+                dup2(lfd, STDERR_FILENO);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -188,6 +195,7 @@ int rt_relay_start(struct rt_relay *r, const struct rt_relay_opts *o)
     snprintf(r->conf, sizeof r->conf, "%s/relay.conf", r->dir);
     snprintf(r->cert, sizeof r->cert, "%s/cert.pem", r->dir);
     snprintf(r->key, sizeof r->key, "%s/key.pem", r->dir);
+    snprintf(r->log, sizeof r->log, "%s/relay.log", r->dir);
     if (write_file(r->conf, r->config_text) != 0)
         return -1;
     if (r->tls && make_cert(r) != 0) {

@@ -32,6 +32,8 @@ struct rt_relay_opts {
     int tls;              /* serve wss:// with a self-signed certificate made here */
     int metrics;          /* serve /metrics on a free port */
     const char *extra_arg;/* one extra command-line argument pair "--flag value", may be NULL */
+    int log_to_file;      /* the relay's stderr goes to <dir>/relay.log (see rt_relay.log) */
+    const char *log_level;/* overrides the default (warn, or $E2EE_RELAY_TEST_LOG) */
 };
 
 struct rt_relay {
@@ -44,6 +46,8 @@ struct rt_relay {
     char conf[320];
     char cert[320];
     char key[320];
+    char log[320];   /* the relay's log when opts.log_to_file */
+    char url[160];   /* from the listening line: ws://127.0.0.1:PORT or wss://... */
     struct rt_relay_opts opts;
     char config_text[8192];
 };

@@ -3,7 +3,7 @@
  * code (or close code) the protocol documents, and the connection stays usable where the
  * protocol says so: max_group_size, max_groups_per_user, max_queue_msgs, max_queue_bytes
  * (direct and group), max_prekeys, max_requests_per_sec, max_connections,
- * max_unsent_bytes. (max_frame_size: test_relay_malformed; login_timeout: test_relay_auth;
+ * max_unsent_bytes, dedup_window. (max_frame_size: test_relay_malformed; login_timeout: test_relay_auth;
  * list_users_page and low_prekey_threshold: test_relay_directory.)
  */
 #include <stdio.h>
@@ -281,6 +281,39 @@ static void unsent_bytes(void **state)
     rt_relay_cleanup(&r);
 }
 
+static void dedup_window(void **state)
+{
+    (void)state;
+    struct rt_relay r;
+    struct rt_relay_opts o = {.config = "dedup_window = 1\n"};
+    struct rt_ident a;
+    E2ee__RelayResult *res = NULL;
+    uint64_t seq1 = 0;
+    assert_int_equal(rt_relay_start(&r, &o), 0);
+    struct rt_client *c = user(&r, &a, "dd-a");
+    assert_int_equal(rt_send_direct(c, "dd-a", 5, "x", 1, &seq1), 0);
+    E2ee__ClientFrame f = E2EE__CLIENT_FRAME__INIT;
+    E2ee__RelaySendDirect m = E2EE__RELAY_SEND_DIRECT__INIT;
+    m.to = "dd-a";
+    m.client_msg_id = 5;
+    m.ciphertext.data = (uint8_t *)"x";
+    m.ciphertext.len = 1;
+    f.body_case = E2EE__CLIENT_FRAME__BODY_SEND_DIRECT;
+    f.send_direct = &m;
+    assert_int_equal(rt_request(c, &f, &res), 0);
+    assert_true(res->sent->duplicate); /* within the window */
+    rt_free_result(res);
+    rt_pump(2600);
+    f.request_id = 0;
+    assert_int_equal(rt_request(c, &f, &res), 0);
+    assert_false(res->sent->duplicate); /* forgotten after it: stored anew */
+    assert_true(res->sent->seq > seq1);
+    rt_free_result(res);
+    rt_close(c);
+    assert_int_equal(rt_relay_stop(&r), 0);
+    rt_relay_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +328,7 @@ int main(void)
         cmocka_unit_test(request_rate),
         cmocka_unit_test(connections),
         cmocka_unit_test(unsent_bytes),
+        cmocka_unit_test(dedup_window),
     };
     int failed = cmocka_run_group_tests_name("relay limits", tests, setup, teardown);
     failed += cmocka_run_group_tests_name("relay limits (own relay)", own, NULL, NULL);
