@@ -248,6 +248,18 @@ int e2ee__rcfg_split_addr(const char *addr, char *host, size_t hostcap, int *por
     return 0;
 }
 
+uint32_t e2ee__rcfg_server_frame_max(const struct e2ee__relay_config *c)
+{
+    uint64_t ids = c->max_group_size > c->list_users_page ? c->max_group_size
+                                                          : c->list_users_page;
+    uint64_t list = ids * (E2EE_RELAY_ID_MAX + 8) + 4096;
+    uint64_t item = (uint64_t)c->max_frame_size + 4096;
+    uint64_t m = item > list ? item : list;
+    if (m < E2EE_RCFG_BATCH_TARGET + 4096)
+        m = E2EE_RCFG_BATCH_TARGET + 4096;
+    return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
+}
+
 int e2ee__rcfg_check(const struct e2ee__relay_config *cfg, char *err, size_t errcap)
 {
     char host[E2EE_RCFG_ADDR_MAX];
@@ -267,6 +279,13 @@ int e2ee__rcfg_check(const struct e2ee__relay_config *cfg, char *err, size_t err
     if (cfg->relay_id[0] && !e2ee__relay_id_valid(cfg->relay_id)) {
         snprintf(err, errcap, "relay_id: 1..%d characters of A-Z a-z 0-9 . _ - @ +",
                  E2EE_RELAY_ID_MAX);
+        return -1;
+    }
+    uint64_t need = 2ULL * e2ee__rcfg_server_frame_max(cfg);
+    if (cfg->max_unsent_bytes < need) {
+        snprintf(err, errcap, "max_unsent_bytes must be at least %llu with these limits "
+                              "(twice the largest frame the relay sends)",
+                 (unsigned long long)need);
         return -1;
     }
     if (!cfg->store[0]) {

@@ -61,13 +61,20 @@ int e2ee__rcfg_set(struct e2ee__relay_config *cfg, const char *key, const char *
 int e2ee__rcfg_load_file(struct e2ee__relay_config *cfg, const char *path, char *err,
                          size_t errcap);
 
-/* Checks the options together (TLS cert and key both or neither). 0 or -1 with err. */
+/* Checks the options together (addresses, TLS cert and key both or neither, relay id,
+ * max_unsent_bytes at least twice the largest frame sent). 0 or -1 with err. */
 int e2ee__rcfg_check(const struct e2ee__relay_config *cfg, char *err, size_t errcap);
 
 /* Splits "HOST:PORT" or "[V6]:PORT". 0 or -1. host receives at most hostcap bytes. */
 int e2ee__rcfg_split_addr(const char *addr, char *host, size_t hostcap, int *port);
 
-/* Writes every key = value (the token masked) to a log at info level. */
+/* Largest ServerFrame the relay sends with these limits: an item carries at most one
+ * client frame's bytes or one member list; a batch of deliveries stays under
+ * E2EE_RCFG_BATCH_TARGET plus one item. */
+#define E2EE_RCFG_BATCH_TARGET (256 * 1024)
+uint32_t e2ee__rcfg_server_frame_max(const struct e2ee__relay_config *cfg);
+
+/* Writes every key = value (the token masked) to the log at debug level. */
 void e2ee__rcfg_log(const struct e2ee__relay_config *cfg);
 
 #endif

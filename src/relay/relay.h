@@ -33,7 +33,7 @@
 #include "relay/store.h"
 
 #define E2EE_RELAY_CATCHUP_PAGE 256        /* stored items read per store query */
-#define E2EE_RELAY_BATCH_TARGET (256 * 1024) /* bytes of deliveries per frame, at most */
+#define E2EE_RELAY_BATCH_TARGET E2EE_RCFG_BATCH_TARGET /* bytes of deliveries per frame */
 #define E2EE_RELAY_COMMIT_BATCH_MAX 8192   /* requests per transaction before a commit */
 #define E2EE_RELAY_RECEIPT_IDS_MAX 4096    /* message ids per receipt item */
 #define E2EE_RELAY_LOGIN_ATTEMPTS 5        /* failed logins before the connection closes */

@@ -406,20 +406,6 @@ static int relay_identity(struct e2ee__relay *r)
     return 0;
 }
 
-/* Largest frame the relay sends: an item carries at most one client frame's bytes, or a
- * member list; a batch never exceeds the larger of the two plus headroom. */
-static uint32_t server_frame_max(const struct e2ee__relay_config *c)
-{
-    uint64_t list = (uint64_t)(c->max_group_size > c->list_users_page ? c->max_group_size
-                                                                      : c->list_users_page) *
-                    (E2EE_RELAY_ID_MAX + 8);
-    uint64_t item = (uint64_t)c->max_frame_size + 4096;
-    uint64_t m = (item > list + 4096 ? item : list + 4096);
-    if (m < E2EE_RELAY_BATCH_TARGET + 4096)
-        m = E2EE_RELAY_BATCH_TARGET + 4096;
-    return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
-}
-
 static int open_store(struct e2ee__relay *r)
 {
     char err[512];
@@ -461,12 +447,7 @@ int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg
     e2ee__rlist_init(&r->dirty);
     e2ee__rlist_init(&r->catchup);
     e2ee__rlist_init(&r->gc_groups);
-    r->server_frame_max = server_frame_max(cfg);
-    if (cfg->max_unsent_bytes < 2ULL * r->server_frame_max) {
-        RLOG_ERROR("max_unsent_bytes must be at least twice the largest frame the relay sends "
-                   "(%u bytes with these limits)", r->server_frame_max);
-        return -1;
-    }
+    r->server_frame_max = e2ee__rcfg_server_frame_max(cfg);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     if (e2ee__crypto_init() != E2EE_OK) {
         RLOG_ERROR("crypto initialisation failed");

@@ -48,6 +48,24 @@ static void challenge_contents(void **state)
     rt_close(c2);
 }
 
+/* The example of docs/PROTOCOL.md 3.3, byte for byte. The relay accepting logins built by
+ * rt_login_message (every other test) ties the relay to the same layout. */
+static void login_message_layout(void **state)
+{
+    (void)state;
+    uint8_t nonce[32], out[256];
+    static const uint8_t want_tail[] = {0x00, 0x02, 'r', '1', 0x00, 0x20};
+    for (int i = 0; i < 32; i++)
+        nonce[i] = (uint8_t)i;
+    size_t n = rt_login_message(out, sizeof out, "r1", nonce, 32, "bob", 1);
+    assert_int_equal(n, 19 + 4 + 2 + 32 + 5 + 4);
+    assert_memory_equal(out, "e2ee-relay-login-v1", 19);
+    assert_memory_equal(out + 19, want_tail, sizeof want_tail);
+    assert_memory_equal(out + 25, nonce, 32);
+    static const uint8_t user[] = {0x00, 0x03, 'b', 'o', 'b', 0x00, 0x00, 0x00, 0x01};
+    assert_memory_equal(out + 57, user, sizeof user);
+}
+
 static void register_then_login(void **state)
 {
     (void)state;
@@ -282,6 +300,7 @@ static void login_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest shared[] = {
+        cmocka_unit_test(login_message_layout),
         cmocka_unit_test(challenge_contents),
         cmocka_unit_test(register_then_login),
         cmocka_unit_test(wrong_key_refused),

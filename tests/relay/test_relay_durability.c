@@ -347,6 +347,9 @@ static void config_errors(void **state)
     assert_int_equal(rt_relay_run_args(a3, err, sizeof err), 2);
     const char *a4[] = {"--tls-cert", "/nonexistent.pem", NULL}; /* key missing */
     assert_int_equal(rt_relay_run_args(a4, err, sizeof err), 2);
+    const char *a7[] = {"--set", "max_unsent_bytes=65536", NULL}; /* under 2 frames */
+    assert_int_equal(rt_relay_run_args(a7, err, sizeof err), 2);
+    assert_non_null(strstr(err, "max_unsent_bytes"));
     const char *a5[] = {"--bogus", NULL};
     assert_int_equal(rt_relay_run_args(a5, err, sizeof err), 2);
     const char *a6[] = {"--help", NULL};
