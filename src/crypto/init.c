@@ -19,8 +19,7 @@ static void do_init(void)
     e2ee__algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     e2ee__algs.sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
     e2ee__algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    e2ee__algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    if (!e2ee__algs.aes256gcm || !e2ee__algs.sha256 || !e2ee__algs.hmac || !e2ee__algs.hkdf)
+    if (!e2ee__algs.aes256gcm || !e2ee__algs.sha256 || !e2ee__algs.hmac)
         return;
     if (e2ee__crypto_thread_setup() != E2EE_OK)
         return;
