@@ -7,6 +7,7 @@
 #include "crypto/crypto.h"
 
 struct e2ee__crypto_algs {
+    int aead_sodium; /* AES-256-GCM through libsodium (aead.c), else OpenSSL's aes256gcm */
     EVP_CIPHER *aes256gcm;
     EVP_MD *sha256;
     EVP_MAC *hmac;
