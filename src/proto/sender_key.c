@@ -90,8 +90,8 @@ int e2ee__sender_message_keys(const uint8_t seed[E2EE_SENDER_KEY_SEED_LEN],
     if (!seed || !key || !nonce)
         return E2EE_ERR_ARG;
     uint8_t okm[E2EE_AEAD_KEY_LEN + E2EE_AEAD_NONCE_LEN];
-    /* the seed is an HMAC-SHA-256 output, uniformly random: it is the PRK itself and the
-     * Extract step is skipped (RFC 5869 section 3.3; PROTOCOL.md 2.2) */
+    /* the seed, an HMAC-SHA-256 output under a secret chain key, is pseudorandom: it is the
+     * PRK itself and the Extract step is skipped (RFC 5869 section 3.3; PROTOCOL.md 2.2) */
     int rc = e2ee__hkdf_sha256_expand(okm, sizeof okm, seed, E2EE_SENDER_KEY_SEED_LEN,
                                       (const uint8_t *)E2EE_GROUP_LABEL_KEYS,
                                       sizeof E2EE_GROUP_LABEL_KEYS - 1);
