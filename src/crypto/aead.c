@@ -1,18 +1,64 @@
-/* e2ee crypto: AES-256-GCM with a 96-bit nonce and a 128-bit tag (OpenSSL EVP). */
+/*
+ * e2ee crypto: AES-256-GCM with a 96-bit nonce and a 128-bit tag.
+ *
+ * Two implementations of the same standard cipher, chosen once at init (init.c):
+ *
+ * - libsodium's (AES-NI and PCLMUL, the only kind it has) on a CPU that has both: the key
+ *   schedule lives in a stack state that is wiped before returning. It costs about 270 ns
+ *   for a 256-byte message against about 700 ns for OpenSSL 3.0's EVP, whose per-call
+ *   context, parameter lookups (EVP_CIPHER_CTX_get_iv_length and friends go through
+ *   OSSL_PARAM name matching) and cleansing cost more than the cipher itself; a group message
+ *   runs one AES-GCM beside one signature, so this is a visible share of its cost. Its
+ *   decrypt (libsodium 1.0.18) compares the tag before it writes any plaintext; either way
+ *   the callers below wipe the output on failure.
+ * - OpenSSL's EVP otherwise (CPUs without AES-NI, other architectures), or when the
+ *   environment variable E2EE_CRYPTO_AEAD is "openssl" (tests/crypto runs the AES-GCM tests
+ *   both ways).
+ *
+ * OpenSSL path: one context per call; the context holds the AES key schedule and GHASH key,
+ * and freeing it cleanses them. A reused context would have to be re-keyed to cleanse it,
+ * which costs as much as a new one (measured: 672 ns against 638 ns for a 256-byte seal).
+ * EVP takes int lengths: callers keep every length within E2EE_CRYPTO_MAX_INPUT.
+ */
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "crypto/crypto_internal.h"
 
-/*
- * One context per call: the context holds the AES key schedule and GHASH key, and freeing it
- * cleanses them, so no key material outlives the call. Unlike HMAC (thread.c), a reused
- * context would have to be re-keyed to cleanse it, which costs as much as a new context
- * (measured: 672 ns against 638 ns for a 256-byte seal). The cipher itself is fetched once.
- * EVP takes int lengths: callers keep every length within E2EE_CRYPTO_MAX_INPUT.
- */
-static int gcm(int enc, uint8_t *out, const uint8_t *key, const uint8_t *nonce,
-               const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen, uint8_t *tag)
+/* libsodium wants readable pointers even for empty inputs. */
+static const uint8_t k_empty[1];
+
+static int gcm_sodium(int enc, uint8_t *out, const uint8_t *key, const uint8_t *nonce,
+                      const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen,
+                      uint8_t *tag)
+{
+    crypto_aead_aes256gcm_state st;
+    int rc = E2EE_ERR_CRYPTO;
+    if (!ad)
+        ad = k_empty;
+    if (!in)
+        in = k_empty;
+    if (crypto_aead_aes256gcm_beforenm(&st, key) != 0)
+        goto done;
+    if (enc)
+        rc = crypto_aead_aes256gcm_encrypt_detached_afternm(out, tag, NULL, in, inlen, ad,
+                                                            adlen, NULL, nonce, &st) == 0
+                 ? E2EE_OK
+                 : E2EE_ERR_CRYPTO;
+    else
+        rc = crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, inlen, tag, ad,
+                                                            adlen, nonce, &st) == 0
+                 ? E2EE_OK
+                 : E2EE_ERR_AUTH;
+done:
+    sodium_memzero(&st, sizeof st);
+    return rc;
+}
+
+static int gcm_openssl(int enc, uint8_t *out, const uint8_t *key, const uint8_t *nonce,
+                       const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen,
+                       uint8_t *tag)
 {
     int rc = E2EE_ERR_CRYPTO, n = 0, fin = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -39,6 +85,14 @@ static int gcm(int enc, uint8_t *out, const uint8_t *key, const uint8_t *nonce,
 done:
     EVP_CIPHER_CTX_free(ctx);
     return rc;
+}
+
+static int gcm(int enc, uint8_t *out, const uint8_t *key, const uint8_t *nonce,
+               const uint8_t *ad, size_t adlen, const uint8_t *in, size_t inlen, uint8_t *tag)
+{
+    if (e2ee__algs.aead_sodium)
+        return gcm_sodium(enc, out, key, nonce, ad, adlen, in, inlen, tag);
+    return gcm_openssl(enc, out, key, nonce, ad, adlen, in, inlen, tag);
 }
 
 int e2ee__aead_seal(uint8_t *out, const uint8_t key[E2EE_AEAD_KEY_LEN],

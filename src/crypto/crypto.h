@@ -2,8 +2,11 @@
  * e2ee internal: the crypto layer. The only code in the project that touches libsodium or
  * OpenSSL (TLS in the transport code aside). Every other layer does its cryptography here.
  *
- * Curve operations, randomness, wiping and guarded memory come from libsodium; AES-256-GCM,
- * HKDF-SHA-256, HMAC-SHA-256 and SHA-256 from OpenSSL 3 EVP with algorithms fetched once.
+ * Curve operations, randomness, wiping and guarded memory come from libsodium; HMAC-SHA-256
+ * and SHA-256 from OpenSSL 3 EVP with algorithms fetched once, and HKDF-SHA-256 is RFC 5869
+ * written over that HMAC (hkdf.c says why). AES-256-GCM comes from libsodium's AES-NI
+ * implementation on CPUs that have AES-NI and PCLMUL (faster per call, see aead.c), else
+ * from OpenSSL 3 EVP; both are the same standard cipher and give the same bytes.
  *
  * Conventions: every function checks its arguments and returns E2EE_OK or a negative
  * enum e2ee_err; none aborts on bad input. Errors: E2EE_ERR_ARG for a NULL pointer (a NULL
@@ -18,10 +21,10 @@
  * length that large cannot be trusted to describe the buffer).
  *
  * Threads: all functions are thread-safe once e2ee__crypto_init() has returned E2EE_OK
- * (every function calls it on first use). HMAC and HKDF reuse one set of OpenSSL contexts per
- * thread (never shared between threads, freed when the thread exits); between calls those
- * contexts hold no caller key (see e2ee__crypto_thread_scrubbed). AES-GCM and SHA-256 use a
- * new context per call (bench/bench_crypto.c measures every function).
+ * (every function calls it on first use). HMAC and HKDF reuse one OpenSSL HMAC context per
+ * thread (never shared between threads, freed when the thread exits); between calls it holds
+ * no caller key (see e2ee__crypto_thread_scrubbed). AES-GCM and SHA-256 keep no state between
+ * calls (bench/bench_crypto.c measures every function).
  */
 #ifndef E2EE_CRYPTO_H
 #define E2EE_CRYPTO_H
@@ -43,7 +46,7 @@
 #define E2EE_HMAC_KEY_MAX 4096          /* longest HMAC key accepted */
 #define E2EE_HMAC_MANY_MAX 16           /* most messages of one e2ee__hmac_sha256_many call */
 #define E2EE_HKDF_MAX_OUT (255 * 32)     /* RFC 5869 limit for SHA-256 */
-#define E2EE_HKDF_INFO_MAX 1024          /* OpenSSL 3.0's HKDF info buffer */
+#define E2EE_HKDF_INFO_MAX 1024          /* longest HKDF info (OpenSSL 3.0 HKDF's, kept) */
 #define E2EE_CRYPTO_MAX_INPUT ((size_t)1 << 30) /* longest single input (1 GiB) */
 
 /* Initialises libsodium and fetches the OpenSSL algorithms. Idempotent, thread-safe. */
@@ -183,8 +186,8 @@ E2EE_MUST_CHECK int e2ee__hkdf_sha256_expand(uint8_t *out, size_t outlen,
 /* ---- test hook ---- */
 
 /*
- * 1 when the reusable contexts of the calling thread (HMAC, HKDF-Expand) hold no caller key:
- * recomputes with what they hold and compares with contexts keyed only with the public scrub
+ * 1 when the reusable HMAC context of the calling thread (HMAC, HKDF) holds no caller key:
+ * recomputes with what it holds and compares with a context keyed only with the public scrub
  * key. For tests of the "no secret outlives the call" rule; not for production code.
  */
 int e2ee__crypto_thread_scrubbed(void);

@@ -3,10 +3,13 @@
 
 #include "crypto/crypto_internal.h"
 
-/* n HMACs under one key: the key schedule is computed once, then reused for every message. */
-static int run(struct e2ee__crypto_thread *t, uint8_t (*out)[E2EE_SHA256_LEN],
-               const uint8_t *key, size_t keylen, const uint8_t *const *msgs,
-               const size_t *lens, size_t n)
+/*
+ * n HMACs under one key: the key schedule is computed once, then reused for every message.
+ * Leaves the key in the context: every caller scrubs it (run, or hkdf.c after its Expand).
+ */
+static int compute(struct e2ee__crypto_thread *t, uint8_t (*out)[E2EE_SHA256_LEN],
+                   const uint8_t *key, size_t keylen, const uint8_t *const *msgs,
+                   const size_t *lens, size_t n)
 {
     int rc = E2EE_ERR_CRYPTO;
     size_t outl = 0;
@@ -25,16 +28,24 @@ static int run(struct e2ee__crypto_thread *t, uint8_t (*out)[E2EE_SHA256_LEN],
     }
     rc = E2EE_OK;
 done:
-    e2ee__crypto_thread_scrub_hmac(t);
     if (rc != E2EE_OK)
         e2ee__wipe(out, n * E2EE_SHA256_LEN);
     return rc;
 }
 
-int e2ee__hmac_sha256_ctx(struct e2ee__crypto_thread *t, uint8_t out[E2EE_SHA256_LEN],
-                          const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len)
+static int run(struct e2ee__crypto_thread *t, uint8_t (*out)[E2EE_SHA256_LEN],
+               const uint8_t *key, size_t keylen, const uint8_t *const *msgs,
+               const size_t *lens, size_t n)
 {
-    return run(t, (uint8_t(*)[E2EE_SHA256_LEN])out, key, keylen, &msg, &len, 1);
+    int rc = compute(t, out, key, keylen, msgs, lens, n);
+    e2ee__crypto_thread_scrub_hmac(t);
+    return rc;
+}
+
+int e2ee__hmac_sha256_keep(struct e2ee__crypto_thread *t, uint8_t out[E2EE_SHA256_LEN],
+                           const uint8_t *key, size_t keylen, const uint8_t *msg, size_t len)
+{
+    return compute(t, (uint8_t(*)[E2EE_SHA256_LEN])out, key, keylen, &msg, &len, 1);
 }
 
 /* E2EE_OK when key and the n messages are usable, else the error to return. */

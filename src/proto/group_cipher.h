@@ -8,7 +8,7 @@
  *           || u32 key id || u32 iteration || u64 epoch           (big-endian)
  * signed  = "e2ee-group-sig-v1" || AD || every message byte before the signature
  *
- * One chain step, one HKDF, one AES-256-GCM and one signature per message, whatever the
+ * One chain step, one HKDF-Expand, one AES-256-GCM and one signature per message, whatever the
  * size of the group: the relay fans the same bytes out to every member.
  */
 #ifndef E2EE_PROTO_GROUP_CIPHER_H

@@ -65,15 +65,17 @@ int e2ee__sender_chain_step(const uint8_t ck[E2EE_SENDER_KEY_CHAIN_LEN],
 {
     if (!ck || !next)
         return E2EE_ERR_ARG;
-    uint8_t tmp[E2EE_SENDER_KEY_CHAIN_LEN];
-    int rc = E2EE_OK;
-    if (seed)
-        rc = e2ee__hmac_sha256(seed, ck, E2EE_SENDER_KEY_CHAIN_LEN, &k_step_seed, 1);
-    if (rc == E2EE_OK)
-        rc = e2ee__hmac_sha256(tmp, ck, E2EE_SENDER_KEY_CHAIN_LEN, &k_step_next, 1);
-    if (rc == E2EE_OK)
-        memcpy(next, tmp, sizeof tmp); /* next may alias ck: write it last */
-    else {
+    /* one call, one HMAC key schedule for both values; without a seed only the next key */
+    static const uint8_t *const msgs[2] = {&k_step_next, &k_step_seed};
+    static const size_t lens[2] = {1, 1};
+    uint8_t tmp[2][E2EE_SHA256_LEN];
+    int rc = e2ee__hmac_sha256_many(tmp, ck, E2EE_SENDER_KEY_CHAIN_LEN, msgs, lens,
+                                    seed ? 2 : 1);
+    if (rc == E2EE_OK) {
+        if (seed)
+            memcpy(seed, tmp[1], E2EE_SENDER_KEY_SEED_LEN);
+        memcpy(next, tmp[0], E2EE_SENDER_KEY_CHAIN_LEN); /* next may alias ck: written last */
+    } else {
         if (seed)
             e2ee__wipe(seed, E2EE_SENDER_KEY_SEED_LEN);
         e2ee__wipe(next, E2EE_SENDER_KEY_CHAIN_LEN);
@@ -88,9 +90,11 @@ int e2ee__sender_message_keys(const uint8_t seed[E2EE_SENDER_KEY_SEED_LEN],
     if (!seed || !key || !nonce)
         return E2EE_ERR_ARG;
     uint8_t okm[E2EE_AEAD_KEY_LEN + E2EE_AEAD_NONCE_LEN];
-    int rc = e2ee__hkdf_sha256(okm, sizeof okm, seed, E2EE_SENDER_KEY_SEED_LEN, NULL, 0,
-                               (const uint8_t *)E2EE_GROUP_LABEL_KEYS,
-                               sizeof E2EE_GROUP_LABEL_KEYS - 1);
+    /* the seed, an HMAC-SHA-256 output under a secret chain key, is pseudorandom: it is the
+     * PRK itself and the Extract step is skipped (RFC 5869 section 3.3; PROTOCOL.md 2.2) */
+    int rc = e2ee__hkdf_sha256_expand(okm, sizeof okm, seed, E2EE_SENDER_KEY_SEED_LEN,
+                                      (const uint8_t *)E2EE_GROUP_LABEL_KEYS,
+                                      sizeof E2EE_GROUP_LABEL_KEYS - 1);
     if (rc == E2EE_OK) {
         memcpy(key, okm, E2EE_AEAD_KEY_LEN);
         memcpy(nonce, okm + E2EE_AEAD_KEY_LEN, E2EE_AEAD_NONCE_LEN);

@@ -90,15 +90,17 @@ int e2ee__group_sender_equal(const e2ee__group_sender *a, const e2ee__group_send
 
 /*
  * One chain step: seed = HMAC-SHA-256(ck, 0x01) (skipped when seed is NULL) and
- * next = HMAC-SHA-256(ck, 0x02). next may alias ck. On failure seed and next are wiped.
+ * next = HMAC-SHA-256(ck, 0x02), in one e2ee__hmac_sha256_many call. next may alias ck.
+ * On failure seed and next are wiped.
  */
 E2EE_MUST_CHECK int e2ee__sender_chain_step(const uint8_t ck[E2EE_SENDER_KEY_CHAIN_LEN],
                                             uint8_t seed[E2EE_SENDER_KEY_SEED_LEN],
                                             uint8_t next[E2EE_SENDER_KEY_CHAIN_LEN]);
 
 /*
- * AES-256-GCM key and nonce of one message: HKDF-SHA-256(ikm = seed, no salt,
- * info = E2EE_GROUP_LABEL_KEYS, 44 bytes) split as key = [0, 32), nonce = [32, 44).
+ * AES-256-GCM key and nonce of one message: HKDF-Expand-SHA-256(PRK = seed,
+ * info = E2EE_GROUP_LABEL_KEYS, 44 bytes) split as key = [0, 32), nonce = [32, 44). The seed,
+ * an HMAC output, is used as the PRK directly (no Extract; PROTOCOL.md 2.2 says why).
  * On failure key and nonce are wiped.
  */
 E2EE_MUST_CHECK int e2ee__sender_message_keys(const uint8_t seed[E2EE_SENDER_KEY_SEED_LEN],

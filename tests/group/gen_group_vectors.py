@@ -12,7 +12,7 @@ import struct
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 VERSION = b"\x01"
 LABEL_KEYS = b"e2ee-group-msg-v1"
@@ -56,7 +56,8 @@ def chain_step(ck):
 
 
 def message_keys(seed):
-    okm = HKDF(algorithm=hashes.SHA256(), length=44, salt=None, info=LABEL_KEYS).derive(seed)
+    # the seed is the PRK of HKDF-Expand: no Extract step (PROTOCOL.md 2.2)
+    okm = HKDFExpand(algorithm=hashes.SHA256(), length=44, info=LABEL_KEYS).derive(seed)
     return okm[:32], okm[32:44]
 
 
