@@ -26,6 +26,7 @@
 
 #include "e2ee.pb-c.h"
 #include "relay/config.h"
+#include "relay/glog_index.h"
 #include "relay/ids.h"
 #include "relay/map.h"
 #include "relay/metrics.h"
@@ -72,8 +73,10 @@ struct e2ee__rgroup;
 /* A member of a group (group cache). */
 struct e2ee__rmember {
     char uid[E2EE_RELAY_ID_BUF];
+    uint32_t mid;           /* member id, unique in its group (senders in the log index) */
     uint64_t cursor;        /* acked up to here */
     uint64_t joined_seq;
+    uint64_t pw_max;        /* highest seq with a pairwise payload stored for it; 0: none */
     uint64_t backlog_msgs;  /* messages by others in (cursor, head] */
     uint64_t backlog_bytes;
     struct e2ee__rsub *sub; /* the member's connection, NULL when offline */
@@ -89,6 +92,8 @@ struct e2ee__rgroup {
     size_t n, cap;
     uint64_t gc_upto;       /* log trimmed up to here */
     struct e2ee__rlink gc;  /* in relay->gc_groups when a cursor moved */
+    uint32_t next_mid;
+    struct e2ee__rglog_index idx; /* the log's messages (acks count them from here) */
 };
 
 /* A connected member's position in a group's log. */
@@ -291,6 +296,8 @@ int e2ee__relay_receipts(struct e2ee__relay *r, const char *recipient, const cha
 int e2ee__relay_groups_load(struct e2ee__relay *r);
 void e2ee__relay_groups_free(struct e2ee__relay *r);
 struct e2ee__rgroup *e2ee__relay_group(struct e2ee__relay *r, const char *gid);
+/* Lowest cursor of g's members (the log below it can go). */
+uint64_t e2ee__rgroup_min_cursor(const struct e2ee__rgroup *g);
 struct e2ee__rmember *e2ee__rgroup_member(struct e2ee__rgroup *g, const char *uid);
 /* Attaches s to each of its groups (after login). */
 int e2ee__relay_groups_attach(struct e2ee__rsession *s);
