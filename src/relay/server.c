@@ -8,15 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "crypto/crypto.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 
-#define RX_CHUNK 65536          /* lws read buffer per connection */
-#define SERVICE_BUF 65536       /* lws per-thread service buffer */
-#define RX_KEEP_MAX (1 << 20)   /* assembly buffer kept between messages, at most */
+/* lws receive buffer of each connection (allocated for the connection's life): small, so an
+ * idle connection costs little memory. Larger frames arrive in pieces of this size and are
+ * assembled in the session's buffer, which exists only while a fragmented frame does. */
+#define RX_CHUNK 2048
+#define SERVICE_BUF 65536       /* lws per-thread read buffer */
+#define FD_SPARE 64             /* descriptors beyond one per connection (store, listeners) */
 #define METRICS_HDR_MAX 512
 
 int64_t e2ee__relay_now_ms(void)
@@ -128,12 +132,15 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
         return 0;
     }
     size_t remaining = lws_remaining_packet_payload(s->wsi);
+    int whole = lws_is_final_fragment(s->wsi) && !remaining;
     if (s->rx_len + len + remaining > r->cfg.max_frame_size) {
         e2ee__rmetrics_refusal(&r->metrics, E2EE_ERR_TOO_LARGE);
         e2ee__rsession_close(s, E2EE_RCLOSE_TOO_BIG,
                              "E2EE_ERR_TOO_LARGE: frame over max_frame_size", 0);
         return 0;
     }
+    if (whole && s->rx_len == 0)
+        return e2ee__relay_dispatch(s, in, len); /* arrived in one piece: no copy */
     if (s->rx_len + len > s->rx_cap) {
         size_t ncap = s->rx_cap ? s->rx_cap : 4096;
         while (ncap < s->rx_len + len + remaining)
@@ -149,16 +156,15 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
     }
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
-    if (!lws_is_final_fragment(s->wsi) || remaining)
+    if (!whole)
         return 0;
     size_t n = s->rx_len;
+    uint8_t *msg = s->rx;
+    s->rx = NULL; /* the assembly buffer lives only while a frame is in pieces */
     s->rx_len = 0;
-    int rc = e2ee__relay_dispatch(s, s->rx, n);
-    if (s->rx_cap > RX_KEEP_MAX) {
-        free(s->rx);
-        s->rx = NULL;
-        s->rx_cap = 0;
-    }
+    s->rx_cap = 0;
+    int rc = e2ee__relay_dispatch(s, msg, n);
+    free(msg);
     return rc;
 }
 
@@ -422,6 +428,20 @@ static int open_store(struct e2ee__relay *r)
     return 0;
 }
 
+/* One descriptor per connection: raises the soft limit (up to the hard one) when
+ * max_connections needs it, before lws sizes its tables from it. */
+static void raise_fd_limit(const struct e2ee__relay_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)cfg->max_connections + FD_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        RLOG_WARN("descriptor limit %llu is below max_connections + %d; raise it (ulimit -n)",
+                  (unsigned long long)rl.rlim_cur, FD_SPARE);
+}
+
 static int create_context(struct e2ee__relay *r)
 {
     struct lws_context_creation_info info;
@@ -432,6 +452,7 @@ static int create_context(struct e2ee__relay *r)
     info.user = r;
     info.pt_serv_buf_size = SERVICE_BUF;
     info.count_threads = 1;
+    raise_fd_limit(&r->cfg);
     r->ctx = lws_create_context(&info);
     return r->ctx ? 0 : -1;
 }
