@@ -19,6 +19,10 @@
  * idle connection costs little memory. Larger frames arrive in pieces of this size and are
  * assembled in the session's buffer, which exists only while a fragmented frame does. */
 #define RX_CHUNK 2048
+/* Largest send() of a connection: lws limits each send to rx_buffer_size unless this is
+ * set, and sends the rest of a frame (copied) a piece per loop iteration. Larger than any
+ * frame the relay writes, so a frame goes out in one send when the socket takes it. */
+#define TX_PACKET_MAX ((size_t)1 << 30)
 #define SERVICE_BUF 65536       /* lws per-thread read buffer */
 #define FD_SPARE 64             /* descriptors beyond one per connection (store, listeners) */
 #define METRICS_HDR_MAX 512
@@ -322,7 +326,8 @@ static int cb_metrics(struct lws *wsi, enum lws_callback_reasons reason, void *u
 
 static const struct lws_protocols k_ws_protocols[] = {
     {"e2ee-other", cb_other, 0, 0, 0, NULL, 0},
-    {E2EE_RELAY_SUBPROTOCOL, cb_relay, sizeof(struct e2ee__rsession *), RX_CHUNK, 0, NULL, 0},
+    {E2EE_RELAY_SUBPROTOCOL, cb_relay, sizeof(struct e2ee__rsession *), RX_CHUNK, 0, NULL,
+     TX_PACKET_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
