@@ -692,15 +692,23 @@ static void tick_acks(struct lg *lg, uint64_t now)
     lg->ack_n = keep;
 }
 
+/* Open loop: each sender earns rate / senders tokens a second and sends one message per
+ * token. Senders start at evenly spread phases, so the sends of all of them are spread over
+ * time instead of leaving in bursts. */
 static void tick_rate(struct lg *lg, uint64_t now)
 {
-    double per_sender = lg->rate / (double)(lg->n_groups * lg->senders_per_group);
+    double senders = (double)(lg->n_groups * lg->senders_per_group);
+    double per_sender = lg->rate / senders;
+    uint32_t rank = 0;
     for (uint32_t i = 0; i < lg->n_clients; i++) {
         struct lg_client *c = &lg->clients[i];
         if (!c->sender || c->state != C_MEMBER)
             continue;
-        if (!c->tokens_ns)
+        if (!c->tokens_ns) {
             c->tokens_ns = now;
+            c->tokens = (double)rank / senders;
+        }
+        rank++;
         c->tokens += per_sender * (double)(now - c->tokens_ns) / 1e9;
         c->tokens_ns = now;
         if (c->tokens > 1.0 + per_sender * 0.01)
