@@ -8,16 +8,21 @@
  * once and that one blob queued to every live member but the sender (a member with a
  * pairwise payload gets the blob plus its payload field).
  *
- * Each member's cursor says how far it acked; an ack moves the cursor (one update) and
- * shrinks the member's backlog by the messages it covers, counted in the group's in-memory
- * log index (glog_index.h; the store is read only when the index does not reach back that
- * far, or when the member wants receipts, which need the senders' message ids). A periodic
+ * Each member's cursor says how far it acked; an ack moves the cursor and shrinks the
+ * member's backlog by the messages it covers, counted in the group's in-memory log index
+ * (glog_index.h; the store is read only when the index does not reach back that far, or
+ * when the member wants receipts, which need the senders' message ids). An ack that asked
+ * for a result writes the cursor in its request's transaction; an ack without one (the
+ * usual, cumulative kind) moves the cursor in memory, and the housekeeping pass writes the
+ * cursors that moved, each once, every E2EE_RELAY_HOUSEKEEPING_US: an ack without a result
+ * may be lost in a crash and its items delivered again (docs/PROTOCOL.md 3.11), so it need
+ * not cost a store write of its own. The sender's own cursor moves the same way. A periodic
  * pass trims the log below the lowest cursor of each group.
  *
- * Per message the store does: the dedup lookup, the log insert, the dedup insert and (when
- * the sender is caught up) its cursor; the group row's head is not rewritten per message
- * (the store derives it from the log, see store.h). Pairwise payloads are deleted with a
- * cursor move only when the member has some (pw_max).
+ * Per message the store does: the dedup lookup, the log insert and the dedup insert; the
+ * group row's head is not rewritten per message (the store derives it from the log, see
+ * store.h). Pairwise payloads are deleted with a cursor write only when the member has
+ * some (pw_max).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +91,7 @@ static int queues_ok(const struct e2ee__relay *r, const struct e2ee__rgroup *g,
 
 static int store_message(struct e2ee__relay *r, struct e2ee__rgroup *g,
                          const E2ee__RelaySendGroup *m, struct e2ee__rsession *s,
-                         const struct e2ee__rs_item *it, const struct e2ee__rmember *advance)
+                         const struct e2ee__rs_item *it)
 {
     struct e2ee__rstore *st = r->store;
     int rc = e2ee__relay_req_begin(r);
@@ -98,9 +103,6 @@ static int store_message(struct e2ee__relay *r, struct e2ee__rgroup *g,
                                     m->pairwise[i]->payload.data, m->pairwise[i]->payload.len);
     if (rc == E2EE_OK)
         rc = st->ops->sent_put(st, s->uid, it->cmid, g->gid, "", it->seq, it->at_ms);
-    if (rc == E2EE_OK && advance)
-        rc = st->ops->member_set_cursor(st, g->gid, s->uid, it->seq,
-                                        advance->pw_max > advance->cursor);
     int rc2 = e2ee__relay_req_end(r, rc == E2EE_OK);
     return rc != E2EE_OK ? rc : rc2;
 }
@@ -235,15 +237,14 @@ void e2ee__relay_send_group(struct e2ee__rsession *s, uint64_t req,
     it.at_ms = e2ee__relay_now_ms();
     it.data = m->ciphertext.data;
     it.len = m->ciphertext.len;
-    /* the sender's own message needs no ack: its cursor moves when it is caught up */
-    int advance = self->cursor + 1 == it.seq;
-    if (store_message(r, g, m, s, &it, advance ? self : NULL) != E2EE_OK) {
+    if (store_message(r, g, m, s, &it) != E2EE_OK) {
         e2ee__relay_result(s, req, E2EE_ERR_STORE, "store failure; retry later", NULL);
         goto done;
     }
     g->head = it.seq;
-    if (advance)
-        self->cursor = it.seq;
+    /* the sender's own message needs no ack: its cursor moves when it is caught up */
+    if (self->cursor + 1 == it.seq)
+        e2ee__rmember_cursor_moved(r, self, it.seq);
     e2ee__rglog_index_push(&g->idx, it.seq, (uint32_t)it.len, self->mid);
     for (size_t i = 0; i < g->n && pw.by_uid.count; i++)
         if (e2ee__rmap_get(&pw.by_uid, g->members[i]->uid))
@@ -275,8 +276,59 @@ static int ack_row(void *arg, const struct e2ee__rs_item *it)
     return a->want_receipts ? e2ee__relay_acked_collect(&a->receipts, it) : 0;
 }
 
-int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, char *err,
-                          size_t cap)
+void e2ee__rmember_cursor_moved(struct e2ee__relay *r, struct e2ee__rmember *m, uint64_t cursor)
+{
+    m->cursor = cursor;
+    if (m->cursor != m->stored_cursor)
+        e2ee__rlist_add(&r->dirty_cursors, &m->cdirty);
+}
+
+void e2ee__relay_cursors_persist(struct e2ee__relay *r)
+{
+    struct e2ee__rstore *st = r->store;
+    struct e2ee__rlink failed;
+    e2ee__rlist_init(&failed);
+    if (!e2ee__rlist_linked(&r->dirty_cursors) || e2ee__relay_txn(r) != E2EE_OK)
+        return;
+    while (e2ee__rlist_linked(&r->dirty_cursors)) {
+        struct e2ee__rlink *l = r->dirty_cursors.next;
+        struct e2ee__rmember *m = E2EE_RLIST_ENTRY(l, struct e2ee__rmember, cdirty);
+        e2ee__rlist_del(l);
+        int rc = st->ops->member_set_cursor(st, m->g->gid, m->uid, m->cursor,
+                                            m->pw_max > m->stored_cursor);
+        if (rc != E2EE_OK) {
+            RLOG_WARN("writing the cursor of user=%s group=%s failed", m->uid, m->g->gid);
+            e2ee__rlist_add(&failed, l); /* next time */
+            continue;
+        }
+        m->stored_cursor = m->cursor;
+    }
+    if (e2ee__rlist_linked(&failed)) { /* splice back */
+        failed.next->prev = &r->dirty_cursors;
+        failed.prev->next = &r->dirty_cursors;
+        r->dirty_cursors.next = failed.next;
+        r->dirty_cursors.prev = failed.prev;
+    }
+}
+
+/* An ack without a result, counted from the index: the cursor moves in memory only.
+ * 0 when done, -1 when the store must be involved. */
+static int ack_in_memory(struct e2ee__rsession *s, struct e2ee__rsub *sub, uint64_t seq)
+{
+    struct e2ee__rmember *m = sub->m;
+    uint64_t msgs = 0, bytes = 0;
+    if (s->ack_group ||
+        e2ee__rglog_index_count(&sub->g->idx, m->cursor, seq, m->mid, &msgs, &bytes) != 0)
+        return -1;
+    e2ee__rmember_cursor_moved(s->relay, m, seq);
+    m->backlog_msgs -= msgs < m->backlog_msgs ? msgs : m->backlog_msgs;
+    m->backlog_bytes -= bytes < m->backlog_bytes ? bytes : m->backlog_bytes;
+    e2ee__rlist_add(&s->relay->gc_groups, &sub->g->gc);
+    return 0;
+}
+
+int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, int durable,
+                          char *err, size_t cap)
 {
     struct e2ee__relay *r = s->relay;
     struct e2ee__rstore *st = r->store;
@@ -296,6 +348,8 @@ int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t se
     }
     if (seq <= m->cursor)
         return E2EE_OK;
+    if (!durable && ack_in_memory(s, sub, seq) == 0)
+        return E2EE_OK;
     memset(&a, 0, sizeof a);
     a.want_receipts = s->ack_group;
     rc = e2ee__relay_req_begin(r);
@@ -308,7 +362,7 @@ int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t se
     if (rc == E2EE_OK && a.receipts.failed)
         rc = E2EE_ERR_NOMEM;
     if (rc == E2EE_OK)
-        rc = st->ops->member_set_cursor(st, g->gid, s->uid, seq, m->pw_max > m->cursor);
+        rc = st->ops->member_set_cursor(st, g->gid, s->uid, seq, m->pw_max > m->stored_cursor);
     if (rc == E2EE_OK && a.want_receipts)
         rc = e2ee__relay_receipts(r, s->uid, g->gid, a.receipts.n,
                                   (const char *const *)a.receipts.senders, a.receipts.ids);
@@ -321,6 +375,8 @@ done:
         return E2EE_ERR_STORE;
     }
     m->cursor = seq;
+    m->stored_cursor = seq;
+    e2ee__rlist_del(&m->cdirty);
     m->backlog_msgs -= a.msgs < m->backlog_msgs ? a.msgs : m->backlog_msgs;
     m->backlog_bytes -= a.bytes < m->backlog_bytes ? a.bytes : m->backlog_bytes;
     e2ee__rlist_add(&r->gc_groups, &g->gc);

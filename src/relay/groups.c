@@ -79,6 +79,7 @@ static void group_free(struct e2ee__relay *r, struct e2ee__rgroup *g)
     for (size_t i = 0; i < g->n; i++) {
         if (g->members[i]->sub)
             sub_drop(g->members[i]->sub);
+        e2ee__rlist_del(&g->members[i]->cdirty);
         free(g->members[i]);
     }
     e2ee__rlist_del(&g->gc);
@@ -103,7 +104,10 @@ static struct e2ee__rmember *member_new(struct e2ee__rgroup *g, const char *uid,
     if (!m)
         return NULL;
     snprintf(m->uid, sizeof m->uid, "%s", uid);
+    m->g = g;
     m->cursor = cursor;
+    m->stored_cursor = cursor;
+    e2ee__rlist_init(&m->cdirty);
     m->joined_seq = joined;
     m->pw_max = pw_max;
     m->mid = g->next_mid++;
@@ -122,6 +126,7 @@ static void member_drop(struct e2ee__rgroup *g, struct e2ee__rmember *m)
     }
     if (m->sub)
         sub_drop(m->sub);
+    e2ee__rlist_del(&m->cdirty);
     free(m);
 }
 

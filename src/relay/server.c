@@ -56,6 +56,7 @@ static void begin_stop(struct e2ee__relay *r)
     r->stopping = 1;
     r->stop_deadline_ms = e2ee__relay_now_ms() + E2EE_RELAY_STOP_GRACE_MS;
     RLOG_INFO("stopping: %zu connections to close", r->n_sessions);
+    e2ee__relay_cursors_persist(r);
     e2ee__relay_flush(r);
     for (l = r->sessions.next; l != &r->sessions; l = next) {
         next = l->next;
@@ -115,6 +116,7 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
             r->done = 1;
     } else {
         login_timeouts(r, now);
+        e2ee__relay_cursors_persist(r);
         e2ee__relay_groups_gc(r);
         prune_sent_ids(r, now);
     }
@@ -475,6 +477,7 @@ int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg
     e2ee__rlist_init(&r->dirty);
     e2ee__rlist_init(&r->catchup);
     e2ee__rlist_init(&r->gc_groups);
+    e2ee__rlist_init(&r->dirty_cursors);
     r->server_frame_max = e2ee__rcfg_server_frame_max(cfg);
     r->idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
     r->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
@@ -538,6 +541,7 @@ int e2ee__relay_run(struct e2ee__relay *r)
         if (lws_service(r->ctx, 0) < 0)
             break;
     }
+    e2ee__relay_cursors_persist(r);
     e2ee__relay_flush(r);
     RLOG_INFO("stopped");
     return 0;

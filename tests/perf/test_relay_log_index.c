@@ -6,7 +6,9 @@
  *  - each member's backlog (max_queue_msgs) is rebuilt from the in-memory log index at
  *    start, and acks shrink it by exactly the messages they cover (counted in memory);
  *  - pairwise payloads are deleted when their member acks them, also after a restart
- *    (the relay learns which members have payloads from the store).
+ *    (the relay learns which members have payloads from the store);
+ *  - an ack without a result (request id 0) moves the cursor in memory: it frees the
+ *    member's queue at once, and its cursor reaches the store (here: at a clean stop).
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -175,12 +177,61 @@ static void pairwise_dropped_on_ack(void **state)
     rt_relay_cleanup(&r);
 }
 
+/* Sends ack{gid, seq} with request id 0: no result comes back. */
+static void ack_no_result(struct rt_client *c, const char *gid, uint64_t seq)
+{
+    E2ee__ClientFrame f = E2EE__CLIENT_FRAME__INIT;
+    E2ee__RelayAck ack = E2EE__RELAY_ACK__INIT;
+    E2ee__RelayAckItem item = E2EE__RELAY_ACK_ITEM__INIT;
+    E2ee__RelayAckItem *items[1] = {&item};
+    uint8_t buf[256];
+    item.group_id = (char *)gid;
+    item.seq = seq;
+    ack.items = items;
+    ack.n_items = 1;
+    f.request_id = 0;
+    f.body_case = E2EE__CLIENT_FRAME__BODY_ACK;
+    f.ack = &ack;
+    size_t n = e2ee__client_frame__get_packed_size(&f);
+    assert_true(n <= sizeof buf);
+    assert_int_equal(e2ee__client_frame__pack(&f, buf), n);
+    rt_send_raw(c, buf, n, 1);
+}
+
+static void resultless_ack(void **state)
+{
+    (void)state;
+    struct rt_relay r;
+    struct rt_relay_opts o = {.config = "max_queue_msgs = 3\n"};
+    struct rt_ident a, b;
+    uint64_t epoch = 0;
+    assert_int_equal(rt_relay_start(&r, &o), 0);
+    struct rt_client *ca = user(&r, &a, "n-a"), *cb = user(&r, &b, "n-b");
+    assert_int_equal(rt_create_group(ca, "n", NULL), 0);         /* seq 1 */
+    assert_int_equal(rt_join_group(cb, "n", &epoch), 0);         /* seq 2 */
+    for (uint64_t i = 1; i <= 3; i++)                            /* seqs 3..5 */
+        assert_int_equal(sent_seq(ca, "n", epoch, i), 2 + i);
+    assert_int_equal(rt_send_group(ca, "n", epoch, 4, "m", 1, 0, NULL, NULL, NULL),
+                     E2EE_ERR_QUEUE_FULL);
+    skip_to(cb, "n", 5);
+    ack_no_result(cb, "n", 5);
+    assert_int_equal(rt_ping(cb), 0); /* frames of a connection are handled in order */
+    assert_int_equal(rt_send_group(ca, "n", epoch, 4, "m", 1, 0, NULL, NULL, NULL), 0);
+    rt_close(ca);
+    rt_close(cb);
+    assert_int_equal(rt_relay_stop(&r), 0);
+    assert_int_equal(sql_int(r.store, "SELECT cursor FROM members WHERE gid='n' AND uid='n-b'"),
+                     5);
+    rt_relay_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(head_survives_trim_and_restart),
         cmocka_unit_test(backlog_rebuilt_and_acked_exactly),
         cmocka_unit_test(pairwise_dropped_on_ack),
+        cmocka_unit_test(resultless_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
