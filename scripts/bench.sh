@@ -221,10 +221,10 @@ if command -v perf > /dev/null 2>&1; then
   wait "$lgpid" || true
   if [ -n "$profile" ]; then
     perf report -i "$tmp/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null \
-      | grep '%' | head -n 8 > "$tmp/prof.dso" || true
+      | grep '%' | awk '!seen[$2]++' | head -n 8 > "$tmp/prof.dso" || true
     perf report -i "$tmp/perf.data" --children --sort symbol --stdio -g none 2>/dev/null \
       | grep '%' | grep -E 'e2ee__|op_|sqlite3_step|Wal|__sys_sendto|__sys_recvfrom|do_sys_poll|lws_service_fd' \
-      | head -n 24 > "$tmp/prof.sym" || true
+      | awk '!seen[$4]++' | head -n 24 > "$tmp/prof.sym" || true
     awk '{gsub("%","",$1); print $2"="$1}' "$tmp/prof.dso" | tr -d '[]' \
       | sed 's/^/relay_profile_pct_/' >> "$tmp/report.kv"
   fi

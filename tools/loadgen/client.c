@@ -743,3 +743,13 @@ uint64_t lg_clients_inflight(const struct lg *lg)
         n += lg->clients[i].inflight;
     return n;
 }
+
+void lg_clients_close(struct lg *lg)
+{
+    for (uint32_t i = 0; lg->clients && i < lg->n_clients; i++) {
+        struct lg_client *c = &lg->clients[i];
+        if (c->conn)
+            lg_ws_close(c->conn);
+        c->conn = NULL;
+    }
+}

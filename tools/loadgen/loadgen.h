@@ -232,6 +232,8 @@ uint32_t lg_clients_settled(struct lg *lg);
 void lg_clients_tick(struct lg *lg, uint64_t now);
 /* Sends still waiting for their result. */
 uint64_t lg_clients_inflight(const struct lg *lg);
+/* Closes every connection with a close frame (1000). */
+void lg_clients_close(struct lg *lg);
 
 extern const struct lg_ws_cbs lg_client_cbs_template;
 

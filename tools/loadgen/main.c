@@ -38,6 +38,7 @@
 #define DEFAULT_WARMUP 1.0
 #define DEFAULT_WINDOW 4
 #define DEFAULT_RATE_WINDOW 64
+#define LG_RATE_MAX 1e9             /* messages per second */
 #define RELAY_RATE_LIMIT "max_requests_per_sec=10000000"
 #define RELAY_USER_EVENTS "user_events=groups"
 
@@ -99,22 +100,21 @@ static int parse_double(const char *s, double max, double *out)
     return 0;
 }
 
-/* One option with its value; 1 taken, 0 not this option, -1 bad value. */
-static int option(struct lg *lg, struct opts *o, const char *k, const char *v)
+/* Options whose value goes straight into a field. */
+struct simple_opt {
+    const char *name;
+    const char **str;
+    uint32_t *u32;
+    uint32_t u32_max;
+    double *dbl;
+    double dbl_max;
+};
+
+/* Options needing more than a range check; 1 taken, 0 not one of them, -1 bad value. */
+static int special_option(struct lg *lg, struct opts *o, const char *k, const char *v)
 {
     uint32_t u = 0;
-    if (!strcmp(k, "--relay")) o->url = v;
-    else if (!strcmp(k, "--mode")) o->mode = v;
-    else if (!strcmp(k, "--relay-bin")) o->relay_bin = v;
-    else if (!strcmp(k, "--store-sync")) o->store_sync = v;
-    else if (!strcmp(k, "--clients")) return parse_u32(v, LG_CLIENTS_MAX, &lg->n_clients) ? -1 : 1;
-    else if (!strcmp(k, "--group-size")) return parse_u32(v, LG_GROUP_MAX, &lg->group_size) ? -1 : 1;
-    else if (!strcmp(k, "--senders")) return parse_u32(v, LG_GROUP_MAX, &lg->senders_per_group) ? -1 : 1;
-    else if (!strcmp(k, "--window")) return parse_u32(v, LG_WINDOW_MAX, &lg->window) ? -1 : 1;
-    else if (!strcmp(k, "--duration")) return parse_double(v, LG_DURATION_MAX, &lg->duration_s) ? -1 : 1;
-    else if (!strcmp(k, "--warmup")) return parse_double(v, LG_DURATION_MAX, &lg->warmup_s) ? -1 : 1;
-    else if (!strcmp(k, "--rate")) return parse_double(v, 1e9, &lg->rate) ? -1 : 1;
-    else if (!strcmp(k, "--size")) {
+    if (!strcmp(k, "--size")) {
         if (parse_u32(v, LG_PAYLOAD_MAX, &u) || u < LG_PAYLOAD_MIN)
             return -1;
         lg->size = u;
@@ -134,6 +134,36 @@ static int option(struct lg *lg, struct opts *o, const char *k, const char *v)
         return 0;
     }
     return 1;
+}
+
+/* One option with its value; 1 taken, 0 not an option, -1 bad value. */
+static int option(struct lg *lg, struct opts *o, const char *k, const char *v)
+{
+    const struct simple_opt t[] = {
+        {"--relay", &o->url, NULL, 0, NULL, 0},
+        {"--mode", &o->mode, NULL, 0, NULL, 0},
+        {"--relay-bin", &o->relay_bin, NULL, 0, NULL, 0},
+        {"--store-sync", &o->store_sync, NULL, 0, NULL, 0},
+        {"--clients", NULL, &lg->n_clients, LG_CLIENTS_MAX, NULL, 0},
+        {"--group-size", NULL, &lg->group_size, LG_GROUP_MAX, NULL, 0},
+        {"--senders", NULL, &lg->senders_per_group, LG_GROUP_MAX, NULL, 0},
+        {"--window", NULL, &lg->window, LG_WINDOW_MAX, NULL, 0},
+        {"--duration", NULL, NULL, 0, &lg->duration_s, LG_DURATION_MAX},
+        {"--warmup", NULL, NULL, 0, &lg->warmup_s, LG_DURATION_MAX},
+        {"--rate", NULL, NULL, 0, &lg->rate, LG_RATE_MAX},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (strcmp(k, t[i].name) != 0)
+            continue;
+        if (t[i].str)
+            *t[i].str = v;
+        else if (t[i].u32)
+            return parse_u32(v, t[i].u32_max, t[i].u32) ? -1 : 1;
+        else
+            return parse_double(v, t[i].dbl_max, t[i].dbl) ? -1 : 1;
+        return 1;
+    }
+    return special_option(lg, o, k, v);
 }
 
 static int parse_args(int argc, char **argv, struct lg *lg, struct opts *o)
@@ -539,6 +569,7 @@ int main(int argc, char **argv)
         goto done;
     rc = run(&lg, rp.spawned ? rp.pid : (pid_t)o.relay_pid, host, port, path);
 done:
+    lg_clients_close(&lg);
     lg_ws_free(lg.ws);
     lg.ws = NULL;
     lg_clients_free(&lg);
