@@ -172,11 +172,14 @@ for shape in "100 100" "1000 100"; do
       emit "${name}_$k" "$(kv "$f" "$k")"
     done
     emit "${name}_rate" "$half"
-    printf '| %s clients, groups of %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$half" \
-      "$(kv "$f" deliveries_per_s)" "$(kv "$f" p50_us)" "$(kv "$f" p99_us)" \
-      "$(kv "$f" p999_us)" "$(kv "$f" sent_p99_us)" "$(kv "$f" relay_cpu_pct)" >> "$tmp/latrows"
+    set -- "$1" "$2" $(cat "$tmp/$name.load")
+    emit "${name}_cpu_pressure_pct" "$5"
+    printf '| %s clients, groups of %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' \
+      "$1" "$2" "$half" "$(kv "$f" deliveries_per_s)" "$(kv "$f" p50_us)" \
+      "$(kv "$f" p99_us)" "$(kv "$f" p999_us)" "$(kv "$f" sent_p99_us)" \
+      "$(kv "$f" relay_cpu_pct)" "$4" "$5" >> "$tmp/latrows"
   else
-    echo "| $1 clients, groups of $2 | $half | failed | | | | | |" >> "$tmp/latrows"
+    echo "| $1 clients, groups of $2 | $half | failed | | | | | | |" >> "$tmp/latrows"
   fi
 done
 
@@ -278,10 +281,12 @@ the fsync is shared by hundreds of messages and the two modes end up close.
 ## Relay latency at half the saturation rate
 
 Open loop: messages at a fixed total rate (half the median of the first row), senders
-spread evenly over time; store_sync full.
+spread evenly over time; store_sync full. These latencies are the relay's alone (no
+encryption); on a shared machine they largely measure how long the relay waits for a
+CPU: read them with the CPU pressure column.
 
-| shape | msgs/s | deliveries/s | p50 us | p99 us | p99.9 us | send-to-sent-result p99 us | relay CPU % |
-|---|---|---|---|---|---|---|---|
+| shape | msgs/s | deliveries/s | p50 us | p99 us | p99.9 us | send-to-sent-result p99 us | relay CPU % | load / CPU pressure % |
+|---|---|---|---|---|---|---|---|---|
 EOF
   cat "$tmp/latrows"
   cat <<EOF
