@@ -80,7 +80,7 @@ static void ack(struct e2ee__rsession *s, uint64_t req, const E2ee__RelayAck *m)
         if (!it->group_id || !it->group_id[0])
             rc = e2ee__relay_inbox_ack(s, it->seq, err, sizeof err);
         else
-            rc = e2ee__relay_group_ack(s, it->group_id, it->seq, err, sizeof err);
+            rc = e2ee__relay_group_ack(s, it->group_id, it->seq, req != 0, err, sizeof err);
     }
     /* acks are answered only when asked (request_id != 0) or refused */
     if (rc != E2EE_OK || req != 0)

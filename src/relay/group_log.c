@@ -8,8 +8,21 @@
  * once and that one blob queued to every live member but the sender (a member with a
  * pairwise payload gets the blob plus its payload field).
  *
- * Each member's cursor says how far it acked; an ack moves the cursor (one update), and a
- * periodic pass trims the log below the lowest cursor of each group.
+ * Each member's cursor says how far it acked; an ack moves the cursor and shrinks the
+ * member's backlog by the messages it covers, counted in the group's in-memory log index
+ * (glog_index.h; the store is read only when the index does not reach back that far, or
+ * when the member wants receipts, which need the senders' message ids). An ack that asked
+ * for a result writes the cursor in its request's transaction; an ack without one (the
+ * usual, cumulative kind) moves the cursor in memory, and the housekeeping pass writes the
+ * cursors that moved, each once, every E2EE_RELAY_HOUSEKEEPING_US: an ack without a result
+ * may be lost in a crash and its items delivered again (docs/PROTOCOL.md 3.11), so it need
+ * not cost a store write of its own. The sender's own cursor moves the same way. A periodic
+ * pass trims the log below the lowest cursor of each group.
+ *
+ * Per message the store does: the dedup lookup, the log insert and the dedup insert; the
+ * group row's head is not rewritten per message (the store derives it from the log, see
+ * store.h). Pairwise payloads are deleted with a cursor write only when the member has
+ * some (pw_max).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +73,11 @@ static int pairwise_check(const E2ee__RelaySendGroup *m, const struct e2ee__rgro
 
 /* Every other member must have room for one more message of len bytes. */
 static int queues_ok(const struct e2ee__relay *r, const struct e2ee__rgroup *g,
-                     const char *sender, size_t len, char *why, size_t cap)
+                     const struct e2ee__rmember *sender, size_t len, char *why, size_t cap)
 {
     for (size_t i = 0; i < g->n; i++) {
         const struct e2ee__rmember *m = g->members[i];
-        if (strcmp(m->uid, sender) == 0)
+        if (m == sender)
             continue;
         if (m->backlog_msgs + 1 > r->cfg.max_queue_msgs ||
             m->backlog_bytes + len > r->cfg.max_queue_bytes) {
@@ -78,16 +91,9 @@ static int queues_ok(const struct e2ee__relay *r, const struct e2ee__rgroup *g,
 
 static int store_message(struct e2ee__relay *r, struct e2ee__rgroup *g,
                          const E2ee__RelaySendGroup *m, struct e2ee__rsession *s,
-                         const struct e2ee__rs_item *it, int advance_sender)
+                         const struct e2ee__rs_item *it)
 {
     struct e2ee__rstore *st = r->store;
-    struct e2ee__rs_group row;
-    memset(&row, 0, sizeof row);
-    snprintf(row.gid, sizeof row.gid, "%s", g->gid);
-    snprintf(row.owner, sizeof row.owner, "%s", g->owner);
-    row.epoch = g->epoch;
-    row.head = it->seq;
-    row.created_ms = g->created_ms;
     int rc = e2ee__relay_req_begin(r);
     if (rc != E2EE_OK)
         return rc;
@@ -96,24 +102,20 @@ static int store_message(struct e2ee__relay *r, struct e2ee__rgroup *g,
         rc = st->ops->glog_pairwise(st, g->gid, it->seq, m->pairwise[i]->user_id,
                                     m->pairwise[i]->payload.data, m->pairwise[i]->payload.len);
     if (rc == E2EE_OK)
-        rc = st->ops->group_put(st, &row);
-    if (rc == E2EE_OK)
         rc = st->ops->sent_put(st, s->uid, it->cmid, g->gid, "", it->seq, it->at_ms);
-    if (rc == E2EE_OK && advance_sender)
-        rc = st->ops->member_set_cursor(st, g->gid, s->uid, it->seq);
     int rc2 = e2ee__relay_req_end(r, rc == E2EE_OK);
     return rc != E2EE_OK ? rc : rc2;
 }
 
 /* Queues the stored message to every live member (the sender only moves its position). */
 static void fan_out(struct e2ee__rgroup *g, const struct e2ee__rs_item *it,
-                    const char *sender, const struct pw_set *pw)
+                    const struct e2ee__rmember *sender, const struct pw_set *pw)
 {
     struct e2ee__rblob *common = e2ee__renc_item(g->gid, it, NULL);
     for (size_t i = 0; i < g->n; i++) {
         struct e2ee__rmember *m = g->members[i];
         struct e2ee__rsub *sub = m->sub;
-        int self = strcmp(m->uid, sender) == 0;
+        int self = m == sender;
         if (!self) {
             m->backlog_msgs++;
             m->backlog_bytes += it->len;
@@ -148,17 +150,19 @@ static void fan_out(struct e2ee__rgroup *g, const struct e2ee__rs_item *it,
 
 /* Request checks before anything is stored: 0 to go on, -1 when answered. */
 static int send_precheck(struct e2ee__rsession *s, uint64_t req, const E2ee__RelaySendGroup *m,
-                         struct e2ee__rgroup **gp)
+                         struct e2ee__rgroup **gp, struct e2ee__rmember **self)
 {
     struct e2ee__rgroup *g = e2ee__relay_group(s->relay, m->group_id);
+    struct e2ee__rsub *sub = g ? e2ee__rmap_get(&s->subs, g->gid) : NULL;
     *gp = g;
+    *self = sub ? sub->m : NULL;
     if (e2ee__relay_send_check(s, req, m->client_msg_id, &m->ciphertext) != 0)
         return -1;
     if (!g) {
         e2ee__relay_result(s, req, E2EE_ERR_NO_SUCH_GROUP, "no such group (deleted?)", NULL);
         return -1;
     }
-    if (!e2ee__rmap_get(&s->subs, g->gid)) {
+    if (!*self) {
         e2ee__relay_result(s, req, E2EE_ERR_NOT_MEMBER,
                            "you are not a member of this group; join it first", NULL);
         return -1;
@@ -202,11 +206,13 @@ void e2ee__relay_send_group(struct e2ee__rsession *s, uint64_t req,
     E2ee__RelayResult res = E2EE__RELAY_RESULT__INIT;
     E2ee__RelaySent sent = E2EE__RELAY_SENT__INIT;
     struct e2ee__rgroup *g = NULL;
+    struct e2ee__rmember *self = NULL;
     struct pw_set pw;
     struct e2ee__rs_item it = {0};
     char why[E2EE_RELAY_TEXT_MAX];
     e2ee__rmap_init(&pw.by_uid);
-    if (send_precheck(s, req, m, &g) != 0 || group_duplicate(s, req, g->gid, m->client_msg_id))
+    if (send_precheck(s, req, m, &g, &self) != 0 ||
+        group_duplicate(s, req, g->gid, m->client_msg_id))
         goto done;
     if (m->epoch != g->epoch) {
         snprintf(why, sizeof why, "group epoch is %llu, not %llu: membership changed; rotate "
@@ -217,12 +223,11 @@ void e2ee__relay_send_group(struct e2ee__rsession *s, uint64_t req,
     }
     int rc = pairwise_check(m, g, s->uid, &pw, why, sizeof why);
     if (rc == E2EE_OK)
-        rc = queues_ok(r, g, s->uid, m->ciphertext.len, why, sizeof why);
+        rc = queues_ok(r, g, self, m->ciphertext.len, why, sizeof why);
     if (rc != E2EE_OK) {
         e2ee__relay_result(s, req, rc, why, NULL);
         goto done;
     }
-    struct e2ee__rmember *self = e2ee__rgroup_member(g, s->uid);
     it.seq = g->head + 1;
     it.kind = E2EE_RS_GROUP_MESSAGE;
     it.peer = s->uid;
@@ -232,17 +237,20 @@ void e2ee__relay_send_group(struct e2ee__rsession *s, uint64_t req,
     it.at_ms = e2ee__relay_now_ms();
     it.data = m->ciphertext.data;
     it.len = m->ciphertext.len;
-    /* the sender's own message needs no ack: its cursor moves when it is caught up */
-    int advance = self && self->cursor + 1 == it.seq;
-    if (store_message(r, g, m, s, &it, advance) != E2EE_OK) {
+    if (store_message(r, g, m, s, &it) != E2EE_OK) {
         e2ee__relay_result(s, req, E2EE_ERR_STORE, "store failure; retry later", NULL);
         goto done;
     }
     g->head = it.seq;
-    if (advance)
-        self->cursor = it.seq;
+    /* the sender's own message needs no ack: its cursor moves when it is caught up */
+    if (self->cursor + 1 == it.seq)
+        e2ee__rmember_cursor_moved(r, self, it.seq);
+    e2ee__rglog_index_push(&g->idx, it.seq, (uint32_t)it.len, self->mid);
+    for (size_t i = 0; i < g->n && pw.by_uid.count; i++)
+        if (e2ee__rmap_get(&pw.by_uid, g->members[i]->uid))
+            g->members[i]->pw_max = it.seq;
     r->metrics.group_messages++;
-    fan_out(g, &it, s->uid, &pw);
+    fan_out(g, &it, self, &pw);
     sent.group_id = g->gid;
     sent.seq = it.seq;
     res.body_case = E2EE__RELAY_RESULT__BODY_SENT;
@@ -268,8 +276,59 @@ static int ack_row(void *arg, const struct e2ee__rs_item *it)
     return a->want_receipts ? e2ee__relay_acked_collect(&a->receipts, it) : 0;
 }
 
-int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, char *err,
-                          size_t cap)
+void e2ee__rmember_cursor_moved(struct e2ee__relay *r, struct e2ee__rmember *m, uint64_t cursor)
+{
+    m->cursor = cursor;
+    if (m->cursor != m->stored_cursor)
+        e2ee__rlist_add(&r->dirty_cursors, &m->cdirty);
+}
+
+void e2ee__relay_cursors_persist(struct e2ee__relay *r)
+{
+    struct e2ee__rstore *st = r->store;
+    struct e2ee__rlink failed;
+    e2ee__rlist_init(&failed);
+    if (!e2ee__rlist_linked(&r->dirty_cursors) || e2ee__relay_txn(r) != E2EE_OK)
+        return;
+    while (e2ee__rlist_linked(&r->dirty_cursors)) {
+        struct e2ee__rlink *l = r->dirty_cursors.next;
+        struct e2ee__rmember *m = E2EE_RLIST_ENTRY(l, struct e2ee__rmember, cdirty);
+        e2ee__rlist_del(l);
+        int rc = st->ops->member_set_cursor(st, m->g->gid, m->uid, m->cursor,
+                                            m->pw_max > m->stored_cursor);
+        if (rc != E2EE_OK) {
+            RLOG_WARN("writing the cursor of user=%s group=%s failed", m->uid, m->g->gid);
+            e2ee__rlist_add(&failed, l); /* next time */
+            continue;
+        }
+        m->stored_cursor = m->cursor;
+    }
+    if (e2ee__rlist_linked(&failed)) { /* splice back */
+        failed.next->prev = &r->dirty_cursors;
+        failed.prev->next = &r->dirty_cursors;
+        r->dirty_cursors.next = failed.next;
+        r->dirty_cursors.prev = failed.prev;
+    }
+}
+
+/* An ack without a result, counted from the index: the cursor moves in memory only.
+ * 0 when done, -1 when the store must be involved. */
+static int ack_in_memory(struct e2ee__rsession *s, struct e2ee__rsub *sub, uint64_t seq)
+{
+    struct e2ee__rmember *m = sub->m;
+    uint64_t msgs = 0, bytes = 0;
+    if (s->ack_group ||
+        e2ee__rglog_index_count(&sub->g->idx, m->cursor, seq, m->mid, &msgs, &bytes) != 0)
+        return -1;
+    e2ee__rmember_cursor_moved(s->relay, m, seq);
+    m->backlog_msgs -= msgs < m->backlog_msgs ? msgs : m->backlog_msgs;
+    m->backlog_bytes -= bytes < m->backlog_bytes ? bytes : m->backlog_bytes;
+    e2ee__rlist_add(&s->relay->gc_groups, &sub->g->gc);
+    return 0;
+}
+
+int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, int durable,
+                          char *err, size_t cap)
 {
     struct e2ee__relay *r = s->relay;
     struct e2ee__rstore *st = r->store;
@@ -289,16 +348,21 @@ int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t se
     }
     if (seq <= m->cursor)
         return E2EE_OK;
+    if (!durable && ack_in_memory(s, sub, seq) == 0)
+        return E2EE_OK;
     memset(&a, 0, sizeof a);
     a.want_receipts = s->ack_group;
     rc = e2ee__relay_req_begin(r);
     if (rc != E2EE_OK)
         goto done;
-    rc = st->ops->glog_scan(st, g->gid, m->cursor, seq, s->uid, ack_row, &a);
+    /* the covered messages are counted in memory unless the store must be read anyway */
+    if (a.want_receipts ||
+        e2ee__rglog_index_count(&g->idx, m->cursor, seq, m->mid, &a.msgs, &a.bytes) != 0)
+        rc = st->ops->glog_scan(st, g->gid, m->cursor, seq, s->uid, ack_row, &a);
     if (rc == E2EE_OK && a.receipts.failed)
         rc = E2EE_ERR_NOMEM;
     if (rc == E2EE_OK)
-        rc = st->ops->member_set_cursor(st, g->gid, s->uid, seq);
+        rc = st->ops->member_set_cursor(st, g->gid, s->uid, seq, m->pw_max > m->stored_cursor);
     if (rc == E2EE_OK && a.want_receipts)
         rc = e2ee__relay_receipts(r, s->uid, g->gid, a.receipts.n,
                                   (const char *const *)a.receipts.senders, a.receipts.ids);
@@ -311,6 +375,8 @@ done:
         return E2EE_ERR_STORE;
     }
     m->cursor = seq;
+    m->stored_cursor = seq;
+    e2ee__rlist_del(&m->cdirty);
     m->backlog_msgs -= a.msgs < m->backlog_msgs ? a.msgs : m->backlog_msgs;
     m->backlog_bytes -= a.bytes < m->backlog_bytes ? a.bytes : m->backlog_bytes;
     e2ee__rlist_add(&r->gc_groups, &g->gc);
@@ -319,23 +385,13 @@ done:
 
 /* ---- trimming ---- */
 
-static uint64_t min_cursor(const struct e2ee__rgroup *g)
-{
-    uint64_t lo = g->head;
-    for (size_t i = 0; i < g->n; i++) {
-        if (g->members[i]->cursor < lo)
-            lo = g->members[i]->cursor;
-    }
-    return lo;
-}
-
 void e2ee__relay_groups_gc(struct e2ee__relay *r)
 {
     while (e2ee__rlist_linked(&r->gc_groups)) {
         struct e2ee__rlink *l = r->gc_groups.next;
         e2ee__rlist_del(l);
         struct e2ee__rgroup *g = E2EE_RLIST_ENTRY(l, struct e2ee__rgroup, gc);
-        uint64_t upto = min_cursor(g);
+        uint64_t upto = e2ee__rgroup_min_cursor(g);
         if (upto <= g->gc_upto)
             continue;
         int rc = e2ee__relay_req_begin(r);
@@ -349,5 +405,6 @@ void e2ee__relay_groups_gc(struct e2ee__relay *r)
             continue;
         }
         g->gc_upto = upto;
+        e2ee__rglog_index_trim(&g->idx, upto);
     }
 }

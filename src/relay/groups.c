@@ -28,6 +28,16 @@ struct e2ee__rgroup *e2ee__relay_group(struct e2ee__relay *r, const char *gid)
     return e2ee__rmap_get(&r->groups, gid);
 }
 
+uint64_t e2ee__rgroup_min_cursor(const struct e2ee__rgroup *g)
+{
+    uint64_t lo = g->head;
+    for (size_t i = 0; i < g->n; i++) {
+        if (g->members[i]->cursor < lo)
+            lo = g->members[i]->cursor;
+    }
+    return lo;
+}
+
 struct e2ee__rmember *e2ee__rgroup_member(struct e2ee__rgroup *g, const char *uid)
 {
     for (size_t i = 0; i < g->n; i++) {
@@ -48,6 +58,7 @@ static struct e2ee__rgroup *group_new(struct e2ee__relay *r, const struct e2ee__
     g->head = row->head;
     g->created_ms = row->created_ms;
     e2ee__rlist_init(&g->gc);
+    e2ee__rglog_index_init(&g->idx, row->head); /* a loaded group's index is built later */
     if (e2ee__rmap_put(&r->groups, g->gid, g) != 0) {
         free(g);
         return NULL;
@@ -68,16 +79,18 @@ static void group_free(struct e2ee__relay *r, struct e2ee__rgroup *g)
     for (size_t i = 0; i < g->n; i++) {
         if (g->members[i]->sub)
             sub_drop(g->members[i]->sub);
+        e2ee__rlist_del(&g->members[i]->cdirty);
         free(g->members[i]);
     }
     e2ee__rlist_del(&g->gc);
     e2ee__rmap_del(&r->groups, g->gid);
+    e2ee__rglog_index_cleanup(&g->idx);
     free(g->members);
     free(g);
 }
 
 static struct e2ee__rmember *member_new(struct e2ee__rgroup *g, const char *uid, uint64_t cursor,
-                                        uint64_t joined)
+                                        uint64_t joined, uint64_t pw_max)
 {
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 8;
@@ -91,8 +104,13 @@ static struct e2ee__rmember *member_new(struct e2ee__rgroup *g, const char *uid,
     if (!m)
         return NULL;
     snprintf(m->uid, sizeof m->uid, "%s", uid);
+    m->g = g;
     m->cursor = cursor;
+    m->stored_cursor = cursor;
+    e2ee__rlist_init(&m->cdirty);
     m->joined_seq = joined;
+    m->pw_max = pw_max;
+    m->mid = g->next_mid++;
     g->members[g->n++] = m;
     return m;
 }
@@ -108,6 +126,7 @@ static void member_drop(struct e2ee__rgroup *g, struct e2ee__rmember *m)
     }
     if (m->sub)
         sub_drop(m->sub);
+    e2ee__rlist_del(&m->cdirty);
     free(m);
 }
 
@@ -142,7 +161,9 @@ static int load_group(void *arg, const struct e2ee__rs_group *row)
 static int load_member(void *arg, const struct e2ee__rs_member *row)
 {
     struct loader *l = arg;
-    return member_new(l->cur, row->uid, row->cursor, row->joined_seq) ? E2EE_OK : E2EE_ERR_NOMEM;
+    return member_new(l->cur, row->uid, row->cursor, row->joined_seq, row->pairwise_max)
+               ? E2EE_OK
+               : E2EE_ERR_NOMEM;
 }
 
 struct backlog {
@@ -157,6 +178,54 @@ static int count_backlog(void *arg, const struct e2ee__rs_item *it)
     return 0;
 }
 
+/* Builds g's log index from the store, senders by member id. */
+struct indexer {
+    struct e2ee__rgroup *g;
+    struct e2ee__rmap by_uid; /* uid -> member */
+};
+
+static int index_row(void *arg, const struct e2ee__rs_item *it)
+{
+    struct indexer *x = arg;
+    const struct e2ee__rmember *m = e2ee__rmap_get(&x->by_uid, it->peer);
+    e2ee__rglog_index_push(&x->g->idx, it->seq, (uint32_t)it->len,
+                           m ? m->mid : E2EE_RELAY_MID_NONE);
+    return 0;
+}
+
+static int index_group(struct e2ee__relay *r, struct e2ee__rgroup *g)
+{
+    struct indexer x = {g, {0}};
+    uint64_t from = e2ee__rgroup_min_cursor(g);
+    int rc = E2EE_OK;
+    e2ee__rmap_init(&x.by_uid);
+    for (size_t i = 0; i < g->n && rc == E2EE_OK; i++)
+        if (e2ee__rmap_put(&x.by_uid, g->members[i]->uid, g->members[i]) != 0)
+            rc = E2EE_ERR_NOMEM;
+    e2ee__rglog_index_cleanup(&g->idx);
+    e2ee__rglog_index_init(&g->idx, from);
+    if (rc == E2EE_OK) /* exclude "": every sender */
+        rc = r->store->ops->glog_scan(r->store, g->gid, from, g->head, "", index_row, &x);
+    e2ee__rmap_cleanup(&x.by_uid);
+    return rc;
+}
+
+/* Each member's backlog: from the index, or from the store when the index is short. */
+static int member_backlogs(struct e2ee__relay *r, struct e2ee__rgroup *g)
+{
+    int rc = E2EE_OK;
+    for (size_t i = 0; i < g->n && rc == E2EE_OK; i++) {
+        struct e2ee__rmember *m = g->members[i];
+        struct backlog b = {0, 0};
+        if (e2ee__rglog_index_count(&g->idx, m->cursor, g->head, m->mid, &b.msgs, &b.bytes))
+            rc = r->store->ops->glog_scan(r->store, g->gid, m->cursor, g->head, m->uid,
+                                          count_backlog, &b);
+        m->backlog_msgs = b.msgs;
+        m->backlog_bytes = b.bytes;
+    }
+    return rc;
+}
+
 int e2ee__relay_groups_load(struct e2ee__relay *r)
 {
     struct loader l = {r, NULL};
@@ -164,14 +233,9 @@ int e2ee__relay_groups_load(struct e2ee__relay *r)
     size_t pos = 0;
     int rc = r->store->ops->group_load(r->store, load_group, load_member, &l);
     while (rc == E2EE_OK && (g = e2ee__rmap_next(&r->groups, &pos)) != NULL) {
-        for (size_t i = 0; i < g->n && rc == E2EE_OK; i++) {
-            struct e2ee__rmember *m = g->members[i];
-            struct backlog b = {0, 0};
-            rc = r->store->ops->glog_scan(r->store, g->gid, m->cursor, g->head, m->uid,
-                                          count_backlog, &b);
-            m->backlog_msgs = b.msgs;
-            m->backlog_bytes = b.bytes;
-        }
+        rc = index_group(r, g);
+        if (rc == E2EE_OK)
+            rc = member_backlogs(r, g);
         e2ee__rlist_add(&r->gc_groups, &g->gc); /* trim what was acked before a stop */
     }
     if (rc != E2EE_OK) {
@@ -409,7 +473,7 @@ void e2ee__relay_create_group(struct e2ee__rsession *s, uint64_t req,
     if (rc == E2EE_OK)
         rc = create_store(r, &row, s->uid, &tmp);
     g = rc == E2EE_OK ? group_new(r, &row) : NULL;
-    struct e2ee__rmember *mem = g ? member_new(g, s->uid, row.head - 1, row.head) : NULL;
+    struct e2ee__rmember *mem = g ? member_new(g, s->uid, row.head - 1, row.head, 0) : NULL;
     if (!mem || !sub_new(s, g, mem)) {
         e2ee__relay_result(s, req, rc == E2EE_OK ? E2EE_ERR_NOMEM : E2EE_ERR_STORE,
                            "relay failure; retry later", NULL);
@@ -491,7 +555,7 @@ void e2ee__relay_join_group(struct e2ee__rsession *s, uint64_t req, const E2ee__
     }
     uint64_t epoch = g->epoch + 1, seq = g->head + 1;
     int rc = join_store(r, g, s->uid, epoch, seq);
-    struct e2ee__rmember *mem = rc == E2EE_OK ? member_new(g, s->uid, seq - 1, seq) : NULL;
+    struct e2ee__rmember *mem = rc == E2EE_OK ? member_new(g, s->uid, seq - 1, seq, 0) : NULL;
     if (mem) {
         g->epoch = epoch;
         g->head = seq;

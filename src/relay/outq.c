@@ -1,4 +1,4 @@
-/* e2ee relay: reference-counted blobs and the per-connection output ring. */
+/* e2ee relay: reference-counted blobs and the per-connection output lanes. */
 #include "relay/outq.h"
 
 #include <stdlib.h>
@@ -52,88 +52,101 @@ void e2ee__outq_init(struct e2ee__outq *q)
     memset(q, 0, sizeof *q);
 }
 
-static struct e2ee__rblob **slot(const struct e2ee__outq *q, size_t i)
+static struct e2ee__rblob **slot(const struct e2ee__outlane *l, size_t i)
 {
-    return &q->ring[i & (q->cap - 1)];
+    return &l->ring[i & (l->cap - 1)];
 }
 
 void e2ee__outq_cleanup(struct e2ee__outq *q)
 {
-    for (size_t i = q->head; i != q->tail; i++)
-        e2ee__rblob_unref(*slot(q, i));
-    free(q->ring);
+    for (int k = 0; k < E2EE_RBLOB_KINDS; k++) {
+        struct e2ee__outlane *l = &q->lane[k];
+        for (size_t i = l->head; i != l->tail; i++)
+            e2ee__rblob_unref(*slot(l, i));
+        free(l->ring);
+    }
     memset(q, 0, sizeof *q);
 }
 
-static int grow(struct e2ee__outq *q)
+static int grow(struct e2ee__outlane *l)
 {
-    size_t ncap = q->cap ? q->cap * 2 : RING_MIN;
+    size_t ncap = l->cap ? l->cap * 2 : RING_MIN;
     if (ncap > SIZE_MAX / sizeof(struct e2ee__rblob *))
         return -1;
     struct e2ee__rblob **nr = malloc(ncap * sizeof *nr);
     if (!nr)
         return -1;
-    size_t n = q->tail - q->head;
+    size_t n = l->tail - l->head;
     for (size_t i = 0; i < n; i++)
-        nr[i] = *slot(q, q->head + i);
-    free(q->ring);
-    q->ready -= q->head;
-    q->tail = n;
-    q->head = 0;
-    q->ring = nr;
-    q->cap = ncap;
+        nr[i] = *slot(l, l->head + i);
+    free(l->ring);
+    l->ready -= l->head;
+    l->tail = n;
+    l->head = 0;
+    l->ring = nr;
+    l->cap = ncap;
     return 0;
 }
 
 int e2ee__outq_push(struct e2ee__outq *q, struct e2ee__rblob *b, int ready)
 {
-    if (q->tail - q->head == q->cap && grow(q) != 0)
+    struct e2ee__outlane *l = &q->lane[b->kind == E2EE_RBLOB_FRAME ? 0 : 1];
+    if (l->tail - l->head == l->cap && grow(l) != 0)
         return -1;
-    *slot(q, q->tail) = e2ee__rblob_ref(b);
-    q->tail++;
+    *slot(l, l->tail) = e2ee__rblob_ref(b);
+    l->tail++;
     q->bytes += b->len;
     /* ready only when nothing is pending before it: order is never broken */
-    if (ready && q->ready == q->tail - 1)
-        q->ready = q->tail;
+    if (ready && l->ready == l->tail - 1)
+        l->ready = l->tail;
     return 0;
 }
 
 void e2ee__outq_release(struct e2ee__outq *q)
 {
-    q->ready = q->tail;
+    for (int k = 0; k < E2EE_RBLOB_KINDS; k++)
+        q->lane[k].ready = q->lane[k].tail;
 }
 
 void e2ee__outq_drop_pending(struct e2ee__outq *q)
 {
-    while (q->tail != q->ready) {
-        q->tail--;
-        struct e2ee__rblob *b = *slot(q, q->tail);
-        q->bytes -= b->len;
-        e2ee__rblob_unref(b);
+    for (int k = 0; k < E2EE_RBLOB_KINDS; k++) {
+        struct e2ee__outlane *l = &q->lane[k];
+        while (l->tail != l->ready) {
+            l->tail--;
+            struct e2ee__rblob *b = *slot(l, l->tail);
+            q->bytes -= b->len;
+            e2ee__rblob_unref(b);
+        }
     }
 }
 
-size_t e2ee__outq_ready_count(const struct e2ee__outq *q)
+size_t e2ee__outq_ready_count(const struct e2ee__outq *q, int kind)
 {
-    return q->ready - q->head;
+    if (kind >= 0 && kind < E2EE_RBLOB_KINDS)
+        return q->lane[kind].ready - q->lane[kind].head;
+    return q->lane[0].ready - q->lane[0].head + q->lane[1].ready - q->lane[1].head;
 }
 
 int e2ee__outq_has_pending(const struct e2ee__outq *q)
 {
-    return q->tail != q->ready;
+    return q->lane[0].tail != q->lane[0].ready || q->lane[1].tail != q->lane[1].ready;
 }
 
-struct e2ee__rblob *e2ee__outq_peek(const struct e2ee__outq *q, size_t i)
+struct e2ee__rblob *e2ee__outq_peek(const struct e2ee__outq *q, enum e2ee__rblob_kind kind,
+                                    size_t i)
 {
-    return *slot(q, q->head + i);
+    const struct e2ee__outlane *l = &q->lane[kind == E2EE_RBLOB_FRAME ? 0 : 1];
+    return *slot(l, l->head + i);
 }
 
-void e2ee__outq_pop(struct e2ee__outq *q, size_t n)
+void e2ee__outq_pop(struct e2ee__outq *q, enum e2ee__rblob_kind kind, size_t n)
 {
-    for (size_t i = 0; i < n && q->head != q->ready; i++) {
-        struct e2ee__rblob *b = *slot(q, q->head);
+    struct e2ee__outlane *l = &q->lane[kind == E2EE_RBLOB_FRAME ? 0 : 1];
+    for (size_t i = 0; i < n && l->head != l->ready; i++) {
+        struct e2ee__rblob *b = *slot(l, l->head);
         q->bytes -= b->len;
         e2ee__rblob_unref(b);
-        q->head++;
+        l->head++;
     }
 }

@@ -6,7 +6,13 @@
  * ServerFrame{deliveries} (one socket write for many deliveries). A group message is
  * encoded once and its blob shared by every member's queue.
  *
- * The queue is a ring of blob references in three parts:
+ * The queue has two lanes, one per blob kind: whole frames (results, challenges, events)
+ * and deliveries. Each lane keeps its own order; the writer takes the frames lane first,
+ * so a request's result is not held behind a long run of deliveries, and the deliveries
+ * queued around several results still leave as one batch. (The protocol orders results
+ * among themselves and deliveries within each stream, never one kind against the other.)
+ *
+ * Each lane is a ring of blob references in three parts:
  *   [head, ready)  committed: the writer may send these now;
  *   [ready, tail)  pending: produced inside the open store transaction, released (ready =
  *                  tail) when it commits, dropped (tail = ready) when it rolls back.
@@ -22,6 +28,7 @@ enum e2ee__rblob_kind {
     E2EE_RBLOB_FRAME = 0,    /* a whole ServerFrame */
     E2EE_RBLOB_DELIVERY = 1, /* one RelayDelivery, batched by the writer */
 };
+#define E2EE_RBLOB_KINDS 2
 
 struct e2ee__rblob {
     uint32_t refs;
@@ -38,29 +45,35 @@ struct e2ee__rblob *e2ee__rblob_concat(enum e2ee__rblob_kind kind, const uint8_t
 struct e2ee__rblob *e2ee__rblob_ref(struct e2ee__rblob *b);
 void e2ee__rblob_unref(struct e2ee__rblob *b);
 
-struct e2ee__outq {
+struct e2ee__outlane {
     struct e2ee__rblob **ring;
     size_t cap;   /* power of two, or 0 */
     size_t head, ready, tail; /* monotonic counters; index = counter & (cap - 1) */
+};
+
+struct e2ee__outq {
+    struct e2ee__outlane lane[E2EE_RBLOB_KINDS]; /* indexed by enum e2ee__rblob_kind */
     size_t bytes; /* data bytes of every queued blob */
 };
 
 void e2ee__outq_init(struct e2ee__outq *q);
-/* Drops every blob and frees the ring. */
+/* Drops every blob and frees the rings. */
 void e2ee__outq_cleanup(struct e2ee__outq *q);
-/* Appends b (taking a new reference) as pending, or as ready when `ready` is set and
- * nothing is pending (otherwise it waits behind the pending blobs).
- * Returns 0, or -1 when out of memory. */
+/* Appends b (taking a new reference) to its kind's lane as pending, or as ready when
+ * `ready` is set and nothing is pending in that lane (otherwise it waits behind the
+ * pending blobs). Returns 0, or -1 when out of memory. */
 int e2ee__outq_push(struct e2ee__outq *q, struct e2ee__rblob *b, int ready);
 /* Pending blobs become ready. */
 void e2ee__outq_release(struct e2ee__outq *q);
 /* Pending blobs are dropped. */
 void e2ee__outq_drop_pending(struct e2ee__outq *q);
-size_t e2ee__outq_ready_count(const struct e2ee__outq *q);
+/* Ready blobs of one lane, or of both (kind < 0). */
+size_t e2ee__outq_ready_count(const struct e2ee__outq *q, int kind);
 int e2ee__outq_has_pending(const struct e2ee__outq *q);
-/* The i-th ready blob from the head (i < ready count), not removed. */
-struct e2ee__rblob *e2ee__outq_peek(const struct e2ee__outq *q, size_t i);
-/* Removes n ready blobs from the head. */
-void e2ee__outq_pop(struct e2ee__outq *q, size_t n);
+/* The i-th ready blob of a lane from its head (i < its ready count), not removed. */
+struct e2ee__rblob *e2ee__outq_peek(const struct e2ee__outq *q, enum e2ee__rblob_kind kind,
+                                    size_t i);
+/* Removes n ready blobs from the head of a lane. */
+void e2ee__outq_pop(struct e2ee__outq *q, enum e2ee__rblob_kind kind, size_t n);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "e2ee.pb-c.h"
 #include "relay/config.h"
+#include "relay/glog_index.h"
 #include "relay/ids.h"
 #include "relay/map.h"
 #include "relay/metrics.h"
@@ -72,8 +73,13 @@ struct e2ee__rgroup;
 /* A member of a group (group cache). */
 struct e2ee__rmember {
     char uid[E2EE_RELAY_ID_BUF];
+    uint32_t mid;           /* member id, unique in its group (senders in the log index) */
+    struct e2ee__rgroup *g;
     uint64_t cursor;        /* acked up to here */
+    uint64_t stored_cursor; /* the cursor as the store has it (at most `cursor`) */
+    struct e2ee__rlink cdirty; /* in relay->dirty_cursors while cursor != stored_cursor */
     uint64_t joined_seq;
+    uint64_t pw_max;        /* highest seq with a pairwise payload stored for it; 0: none */
     uint64_t backlog_msgs;  /* messages by others in (cursor, head] */
     uint64_t backlog_bytes;
     struct e2ee__rsub *sub; /* the member's connection, NULL when offline */
@@ -89,6 +95,8 @@ struct e2ee__rgroup {
     size_t n, cap;
     uint64_t gc_upto;       /* log trimmed up to here */
     struct e2ee__rlink gc;  /* in relay->gc_groups when a cursor moved */
+    uint32_t next_mid;
+    struct e2ee__rglog_index idx; /* the log's messages (acks count them from here) */
 };
 
 /* A connected member's position in a group's log. */
@@ -148,6 +156,7 @@ struct e2ee__relay {
     struct e2ee__rmap users;  /* uid -> authenticated session */
     struct e2ee__rmap groups; /* gid -> struct e2ee__rgroup */
     struct e2ee__rlink sessions, dirty, catchup, gc_groups;
+    struct e2ee__rlink dirty_cursors; /* members whose cursor moved without a store write */
     size_t n_sessions, n_authed;
     uint64_t next_conn_id;
     /* the open transaction (group commit) */
@@ -291,6 +300,8 @@ int e2ee__relay_receipts(struct e2ee__relay *r, const char *recipient, const cha
 int e2ee__relay_groups_load(struct e2ee__relay *r);
 void e2ee__relay_groups_free(struct e2ee__relay *r);
 struct e2ee__rgroup *e2ee__relay_group(struct e2ee__relay *r, const char *gid);
+/* Lowest cursor of g's members (the log below it can go). */
+uint64_t e2ee__rgroup_min_cursor(const struct e2ee__rgroup *g);
 struct e2ee__rmember *e2ee__rgroup_member(struct e2ee__rgroup *g, const char *uid);
 /* Attaches s to each of its groups (after login). */
 int e2ee__relay_groups_attach(struct e2ee__rsession *s);
@@ -317,8 +328,15 @@ int e2ee__relay_groups_drop_user(struct e2ee__relay *r, const char *uid);
 /* ---- group_log.c: group messages, group acks, log trimming ---- */
 void e2ee__relay_send_group(struct e2ee__rsession *s, uint64_t req,
                             const E2ee__RelaySendGroup *m);
-int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, char *err,
-                          size_t cap);
+/* durable: the ack asked for a result, so the cursor is committed before it; otherwise the
+ * cursor may move in memory only and reach the store within E2EE_RELAY_HOUSEKEEPING_US
+ * (docs/PROTOCOL.md 3.11: an ack without a result may be lost). */
+int e2ee__relay_group_ack(struct e2ee__rsession *s, const char *gid, uint64_t seq, int durable,
+                          char *err, size_t cap);
+/* Writes the cursors that moved in memory only (into the batch transaction). */
+void e2ee__relay_cursors_persist(struct e2ee__relay *r);
+/* Moves m's cursor in memory; the store follows with e2ee__relay_cursors_persist. */
+void e2ee__rmember_cursor_moved(struct e2ee__relay *r, struct e2ee__rmember *m, uint64_t cursor);
 /* Trims the logs of groups whose cursors moved. */
 void e2ee__relay_groups_gc(struct e2ee__relay *r);
 /* Marks every connected member of g not live and due for catch-up. */

@@ -8,15 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "crypto/crypto.h"
 #include "relay/log.h"
 #include "relay/relay.h"
 
-#define RX_CHUNK 65536          /* lws read buffer per connection */
-#define SERVICE_BUF 65536       /* lws per-thread service buffer */
-#define RX_KEEP_MAX (1 << 20)   /* assembly buffer kept between messages, at most */
+/* lws receive buffer of each connection (allocated for the connection's life): small, so an
+ * idle connection costs little memory. Larger frames arrive in pieces of this size and are
+ * assembled in the session's buffer, which exists only while a fragmented frame does. */
+#define RX_CHUNK 2048
+/* Largest send() of a connection: lws limits each send to rx_buffer_size unless this is
+ * set, and sends the rest of a frame (copied) a piece per loop iteration. Larger than any
+ * frame the relay writes, so a frame goes out in one send when the socket takes it. */
+#define TX_PACKET_MAX ((size_t)1 << 30)
+#define SERVICE_BUF 65536       /* lws per-thread read buffer */
+#define FD_SPARE 64             /* descriptors beyond one per connection (store, listeners) */
 #define METRICS_HDR_MAX 512
 
 int64_t e2ee__relay_now_ms(void)
@@ -48,6 +56,7 @@ static void begin_stop(struct e2ee__relay *r)
     r->stopping = 1;
     r->stop_deadline_ms = e2ee__relay_now_ms() + E2EE_RELAY_STOP_GRACE_MS;
     RLOG_INFO("stopping: %zu connections to close", r->n_sessions);
+    e2ee__relay_cursors_persist(r);
     e2ee__relay_flush(r);
     for (l = r->sessions.next; l != &r->sessions; l = next) {
         next = l->next;
@@ -107,6 +116,7 @@ static void housekeeping_cb(lws_sorted_usec_list_t *sul)
             r->done = 1;
     } else {
         login_timeouts(r, now);
+        e2ee__relay_cursors_persist(r);
         e2ee__relay_groups_gc(r);
         prune_sent_ids(r, now);
     }
@@ -128,12 +138,15 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
         return 0;
     }
     size_t remaining = lws_remaining_packet_payload(s->wsi);
+    int whole = lws_is_final_fragment(s->wsi) && !remaining;
     if (s->rx_len + len + remaining > r->cfg.max_frame_size) {
         e2ee__rmetrics_refusal(&r->metrics, E2EE_ERR_TOO_LARGE);
         e2ee__rsession_close(s, E2EE_RCLOSE_TOO_BIG,
                              "E2EE_ERR_TOO_LARGE: frame over max_frame_size", 0);
         return 0;
     }
+    if (whole && s->rx_len == 0)
+        return e2ee__relay_dispatch(s, in, len); /* arrived in one piece: no copy */
     if (s->rx_len + len > s->rx_cap) {
         size_t ncap = s->rx_cap ? s->rx_cap : 4096;
         while (ncap < s->rx_len + len + remaining)
@@ -149,16 +162,15 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
     }
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
-    if (!lws_is_final_fragment(s->wsi) || remaining)
+    if (!whole)
         return 0;
     size_t n = s->rx_len;
+    uint8_t *msg = s->rx;
+    s->rx = NULL; /* the assembly buffer lives only while a frame is in pieces */
     s->rx_len = 0;
-    int rc = e2ee__relay_dispatch(s, s->rx, n);
-    if (s->rx_cap > RX_KEEP_MAX) {
-        free(s->rx);
-        s->rx = NULL;
-        s->rx_cap = 0;
-    }
+    s->rx_cap = 0;
+    int rc = e2ee__relay_dispatch(s, msg, n);
+    free(msg);
     return rc;
 }
 
@@ -316,7 +328,8 @@ static int cb_metrics(struct lws *wsi, enum lws_callback_reasons reason, void *u
 
 static const struct lws_protocols k_ws_protocols[] = {
     {"e2ee-other", cb_other, 0, 0, 0, NULL, 0},
-    {E2EE_RELAY_SUBPROTOCOL, cb_relay, sizeof(struct e2ee__rsession *), RX_CHUNK, 0, NULL, 0},
+    {E2EE_RELAY_SUBPROTOCOL, cb_relay, sizeof(struct e2ee__rsession *), RX_CHUNK, 0, NULL,
+     TX_PACKET_MAX},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -422,6 +435,20 @@ static int open_store(struct e2ee__relay *r)
     return 0;
 }
 
+/* One descriptor per connection: raises the soft limit (up to the hard one) when
+ * max_connections needs it, before lws sizes its tables from it. */
+static void raise_fd_limit(const struct e2ee__relay_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)cfg->max_connections + FD_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < need)
+        RLOG_WARN("descriptor limit %llu is below max_connections + %d; raise it (ulimit -n)",
+                  (unsigned long long)rl.rlim_cur, FD_SPARE);
+}
+
 static int create_context(struct e2ee__relay *r)
 {
     struct lws_context_creation_info info;
@@ -432,6 +459,7 @@ static int create_context(struct e2ee__relay *r)
     info.user = r;
     info.pt_serv_buf_size = SERVICE_BUF;
     info.count_threads = 1;
+    raise_fd_limit(&r->cfg);
     r->ctx = lws_create_context(&info);
     return r->ctx ? 0 : -1;
 }
@@ -449,6 +477,7 @@ int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg
     e2ee__rlist_init(&r->dirty);
     e2ee__rlist_init(&r->catchup);
     e2ee__rlist_init(&r->gc_groups);
+    e2ee__rlist_init(&r->dirty_cursors);
     r->server_frame_max = e2ee__rcfg_server_frame_max(cfg);
     r->idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
     r->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
@@ -512,6 +541,7 @@ int e2ee__relay_run(struct e2ee__relay *r)
         if (lws_service(r->ctx, 0) < 0)
             break;
     }
+    e2ee__relay_cursors_persist(r);
     e2ee__relay_flush(r);
     RLOG_INFO("stopped");
     return 0;

@@ -2,11 +2,13 @@
  * e2ee relay: one WebSocket connection (a session): its output queue and the write path,
  * its close, and the catch-up reads of its streams.
  *
- * Write path: one frame per WRITEABLE callback. A FRAME blob is written alone; a run of
- * DELIVERY blobs is wrapped into one ServerFrame{deliveries{items...}} of at most
- * E2EE_RELAY_BATCH_TARGET bytes (and always at least one item), so many deliveries cost
- * one write. The wrapper is written by hand: tag and length of ServerFrame.deliveries, then
- * for each item the tag and length of RelayDeliveries.items and the item's bytes.
+ * Write path: each WRITEABLE callback writes what is ready, frame after frame, while the
+ * socket takes it (at most E2EE_RELAY_WRITES_PER_CALLBACK frames): first the whole frames
+ * (results, challenges, events) one by one, then the deliveries, wrapped into
+ * ServerFrame{deliveries{items...}} frames of at most E2EE_RELAY_BATCH_TARGET bytes each
+ * (and always at least one item), so many deliveries cost one write. The wrapper is
+ * written by hand: tag and length of ServerFrame.deliveries, then for each item the tag and
+ * length of RelayDeliveries.items and the item's bytes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #define SF_DELIVERIES 3 /* ServerFrame.deliveries */
 #define DL_ITEMS 1      /* RelayDeliveries.items */
 #define LD_HDR_MAX 20   /* largest tag + length prefix */
+#define E2EE_RELAY_WRITES_PER_CALLBACK 16
 
 struct e2ee__rsession *e2ee__rsession_new(struct e2ee__relay *r, struct lws *wsi)
 {
@@ -143,7 +146,7 @@ void e2ee__rsession_emit(struct e2ee__rsession *s, struct e2ee__rblob *b)
 void e2ee__rsession_released(struct e2ee__rsession *s)
 {
     e2ee__outq_release(&s->q);
-    if (e2ee__outq_ready_count(&s->q) || s->state == E2EE_RSESSION_DRAINING)
+    if (e2ee__outq_ready_count(&s->q, -1) || s->state == E2EE_RSESSION_DRAINING)
         lws_callback_on_writable(s->wsi);
 }
 
@@ -164,28 +167,29 @@ static int ensure_wbuf(struct e2ee__relay *r, size_t n)
     return 0;
 }
 
-/* Builds the next frame into r->wbuf + LWS_PRE. Returns its length; *count receives the
- * number of blobs it consumes, *items the number of deliveries in it. */
-static size_t build_frame(struct e2ee__rsession *s, size_t *count, size_t *items)
+/* Builds the next frame into r->wbuf + LWS_PRE: a whole frame when one is ready, else a
+ * batch of deliveries. Returns its length (0: out of memory); *kind and *count receive the
+ * lane and the number of blobs it consumes. */
+static size_t build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind, size_t *count)
 {
     struct e2ee__relay *r = s->relay;
-    size_t ready = e2ee__outq_ready_count(&s->q), n = 0, inner = 0;
-    struct e2ee__rblob *b = e2ee__outq_peek(&s->q, 0);
+    size_t ready = e2ee__outq_ready_count(&s->q, E2EE_RBLOB_DELIVERY), n = 0, inner = 0;
+    struct e2ee__rblob *b;
     uint8_t hdr[LD_HDR_MAX];
     *count = 0;
-    *items = 0;
-    if (b->kind == E2EE_RBLOB_FRAME) {
+    *kind = E2EE_RBLOB_FRAME;
+    if (e2ee__outq_ready_count(&s->q, E2EE_RBLOB_FRAME)) {
+        b = e2ee__outq_peek(&s->q, E2EE_RBLOB_FRAME, 0);
         if (ensure_wbuf(r, b->len) != 0)
             return 0;
         memcpy(r->wbuf + LWS_PRE, b->data, b->len);
         *count = 1;
         return b->len;
     }
+    *kind = E2EE_RBLOB_DELIVERY;
     /* a run of deliveries, up to the batch target (at least one) */
     while (n < ready) {
-        b = e2ee__outq_peek(&s->q, n);
-        if (b->kind != E2EE_RBLOB_DELIVERY)
-            break;
+        b = e2ee__outq_peek(&s->q, E2EE_RBLOB_DELIVERY, n);
         size_t add = e2ee__renc_ld_header(hdr, DL_ITEMS, b->len) + b->len;
         if (n && inner + add > E2EE_RELAY_BATCH_TARGET)
             break;
@@ -199,53 +203,73 @@ static size_t build_frame(struct e2ee__rsession *s, size_t *count, size_t *items
     memcpy(p, hdr, outer);
     p += outer;
     for (size_t i = 0; i < n; i++) {
-        b = e2ee__outq_peek(&s->q, i);
+        b = e2ee__outq_peek(&s->q, E2EE_RBLOB_DELIVERY, i);
         p += e2ee__renc_ld_header(p, DL_ITEMS, b->len);
         memcpy(p, b->data, b->len);
         p += b->len;
     }
     *count = n;
-    *items = n;
     return outer + inner;
 }
 
-int e2ee__rsession_writable(struct e2ee__rsession *s)
+/* Nothing ready: a draining session closes once nothing is pending either. */
+static int writable_idle(struct e2ee__rsession *s)
+{
+    if (s->state != E2EE_RSESSION_DRAINING || e2ee__outq_has_pending(&s->q))
+        return 0;
+    RLOG_INFO("close conn=%llu user=%s code=%d reason=\"%s\"", (unsigned long long)s->conn_id,
+              s->uid[0] ? s->uid : "-", s->close_code, s->close_reason);
+    s->state = E2EE_RSESSION_CLOSING;
+    s->relay->metrics.closes_total++;
+    lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                     (unsigned char *)s->close_reason, strlen(s->close_reason));
+    return -1;
+}
+
+/* Writes one frame. 0, 1 when nothing more should be written now, -1 to close. */
+static int write_one(struct e2ee__rsession *s)
 {
     struct e2ee__relay *r = s->relay;
-    size_t count = 0, items = 0;
-    if (s->state == E2EE_RSESSION_CLOSING) {
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                         (unsigned char *)s->close_reason, strlen(s->close_reason));
-        return -1;
-    }
-    if (!e2ee__outq_ready_count(&s->q)) {
-        if (s->state == E2EE_RSESSION_DRAINING && !e2ee__outq_has_pending(&s->q)) {
-            RLOG_INFO("close conn=%llu user=%s code=%d reason=\"%s\"",
-                      (unsigned long long)s->conn_id, s->uid[0] ? s->uid : "-", s->close_code,
-                      s->close_reason);
-            s->state = E2EE_RSESSION_CLOSING;
-            s->relay->metrics.closes_total++;
-            lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                             (unsigned char *)s->close_reason, strlen(s->close_reason));
-            return -1;
-        }
-        return 0;
-    }
-    size_t len = build_frame(s, &count, &items);
+    enum e2ee__rblob_kind kind;
+    size_t count = 0;
+    size_t len = build_frame(s, &kind, &count);
     if (!len) {
         e2ee__rsession_close(s, E2EE_RCLOSE_INTERNAL, "E2EE_ERR_NOMEM: relay out of memory", 1);
-        return 0;
+        return 1;
     }
     int n = lws_write(s->wsi, r->wbuf + LWS_PRE, len, LWS_WRITE_BINARY);
     if (n < (int)len) {
         RLOG_DEBUG("write failed conn=%llu", (unsigned long long)s->conn_id);
         return -1;
     }
-    e2ee__outq_pop(&s->q, count);
+    e2ee__outq_pop(&s->q, kind, count);
     r->metrics.frames_out++;
     r->metrics.bytes_out += len;
-    r->metrics.deliveries += items;
-    if (e2ee__outq_ready_count(&s->q) || s->state == E2EE_RSESSION_DRAINING)
+    if (kind == E2EE_RBLOB_DELIVERY)
+        r->metrics.deliveries += count;
+    return 0;
+}
+
+int e2ee__rsession_writable(struct e2ee__rsession *s)
+{
+    struct e2ee__relay *r = s->relay;
+    if (s->state == E2EE_RSESSION_CLOSING) {
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        return -1;
+    }
+    if (!e2ee__outq_ready_count(&s->q, -1))
+        return writable_idle(s);
+    for (int i = 0; i < E2EE_RELAY_WRITES_PER_CALLBACK; i++) {
+        int rc = write_one(s);
+        if (rc < 0)
+            return -1;
+        if (rc > 0 || !e2ee__outq_ready_count(&s->q, -1) || lws_send_pipe_choked(s->wsi))
+            break;
+    }
+    if (s->state == E2EE_RSESSION_CLOSING)
+        return 0;
+    if (e2ee__outq_ready_count(&s->q, -1) || s->state == E2EE_RSESSION_DRAINING)
         lws_callback_on_writable(s->wsi);
     else if (e2ee__rlist_linked(&s->catchup))
         e2ee__relay_schedule_flush(r);

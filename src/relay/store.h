@@ -90,6 +90,7 @@ struct e2ee__rs_member {
     char uid[E2EE_RELAY_ID_BUF];
     uint64_t cursor;     /* acked up to here */
     uint64_t joined_seq; /* seq of its join (or create) entry: the order of members */
+    uint64_t pairwise_max; /* read only: highest seq of a pairwise payload for it, 0: none */
 };
 
 /* Limits checked atomically by inbox_append; NULL means "store whatever". */
@@ -163,25 +164,30 @@ struct e2ee__rstore_ops {
     /* Groups. get includes tombstones (E2EE_ERR_NOT_FOUND if never created). put inserts
      * or updates the row. remove marks the tombstone (keeping epoch and head) and drops
      * the log, the pairwise payloads and the members. load calls gcb for every live group
-     * and mcb for each of its members in join order. */
+     * and mcb for each of its members in join order. A group's head as read back (get,
+     * load) is the larger of the head last put and the last seq appended to its log, so
+     * glog_append alone advances it (messages do not rewrite the group row); glog_gc keeps
+     * that true when it empties the log. */
     int (*group_get)(struct e2ee__rstore *st, const char *gid, struct e2ee__rs_group *out);
     int (*group_put)(struct e2ee__rstore *st, const struct e2ee__rs_group *g);
     int (*group_remove)(struct e2ee__rstore *st, const struct e2ee__rs_group *g);
     int (*group_load)(struct e2ee__rstore *st, e2ee__rs_group_cb gcb, e2ee__rs_member_cb mcb,
                       void *arg);
 
-    /* Members. remove also drops the member's pairwise payloads. set_cursor drops the
-     * member's pairwise payloads up to the cursor. groups_of lists a user's group ids. */
+    /* Members. remove also drops the member's pairwise payloads. set_cursor with
+     * `pairwise` set also drops the member's pairwise payloads up to the cursor (the
+     * caller knows whether it has any: pairwise_max). groups_of lists a user's group ids. */
     int (*member_add)(struct e2ee__rstore *st, const struct e2ee__rs_member *m);
     int (*member_remove)(struct e2ee__rstore *st, const char *gid, const char *uid);
     int (*member_set_cursor)(struct e2ee__rstore *st, const char *gid, const char *uid,
-                             uint64_t cursor);
+                             uint64_t cursor, int pairwise);
     int (*groups_of)(struct e2ee__rstore *st, const char *uid, e2ee__rs_str_cb cb, void *arg);
 
     /* Group log. append stores it->seq (the caller assigns head + 1). pairwise attaches a
      * payload for one member to entry seq. read: entries after `after`, at most max, with
      * the reader's pairwise payload. scan: GROUP_MESSAGE entries in (after, upto] not sent
-     * by `exclude`, data not read (len is set). gc drops entries and payloads up to upto. */
+     * by `exclude`, data not read (len is set). gc drops entries and payloads up to upto
+     * (after recording the head in the group row). */
     int (*glog_append)(struct e2ee__rstore *st, const char *gid, const struct e2ee__rs_item *it);
     int (*glog_pairwise)(struct e2ee__rstore *st, const char *gid, uint64_t seq, const char *uid,
                          const uint8_t *data, size_t len);

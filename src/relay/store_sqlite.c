@@ -31,7 +31,8 @@ enum stmt_id {
     S_GROUP_LOAD, S_GROUP_MEMBERS,
     S_MEMBER_ADD, S_MEMBER_REMOVE, S_DEL_MEMBER_PAIRWISE, S_MEMBER_CURSOR,
     S_DEL_MEMBER_PAIRWISE_UPTO, S_GROUPS_OF,
-    S_GLOG_INSERT, S_PAIRWISE_INSERT, S_GLOG_READ, S_GLOG_SCAN, S_GLOG_GC, S_PAIRWISE_GC,
+    S_GLOG_INSERT, S_PAIRWISE_INSERT, S_GLOG_READ, S_GLOG_SCAN, S_GLOG_HEAD, S_GLOG_GC,
+    S_PAIRWISE_GC,
     S_COUNT_INBOX, S_COUNT_GLOG,
     S_COUNT
 };
@@ -81,7 +82,8 @@ static const char *const k_sql[S_COUNT] = {
     [S_SENT_PUT] = "INSERT OR REPLACE INTO sent_ids(sender,cmid,gid,recipient,seq,at_ms)"
                    " VALUES(?1,?2,?3,?4,?5,?6)",
     [S_SENT_PRUNE] = "DELETE FROM sent_ids WHERE at_ms<?1",
-    [S_GROUP_GET] = "SELECT owner,epoch,head,deleted,created_ms FROM groups WHERE gid=?1",
+    [S_GROUP_GET] = "SELECT owner,epoch,MAX(head,COALESCE((SELECT MAX(seq) FROM group_log l"
+                    " WHERE l.gid=groups.gid),0)),deleted,created_ms FROM groups WHERE gid=?1",
     [S_GROUP_PUT] = "INSERT INTO groups(gid,owner,epoch,head,deleted,created_ms)"
                     " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(gid) DO UPDATE SET"
                     " owner=excluded.owner, epoch=excluded.epoch, head=excluded.head,"
@@ -89,10 +91,12 @@ static const char *const k_sql[S_COUNT] = {
     [S_DEL_GROUP_LOG] = "DELETE FROM group_log WHERE gid=?1",
     [S_DEL_GROUP_PAIRWISE] = "DELETE FROM group_pairwise WHERE gid=?1",
     [S_DEL_GROUP_MEMBERS] = "DELETE FROM members WHERE gid=?1",
-    [S_GROUP_LOAD] = "SELECT gid,owner,epoch,head,created_ms FROM groups WHERE deleted=0"
+    [S_GROUP_LOAD] = "SELECT gid,owner,epoch,MAX(head,COALESCE((SELECT MAX(seq) FROM group_log l"
+                     " WHERE l.gid=groups.gid),0)),created_ms FROM groups WHERE deleted=0"
                      " ORDER BY gid",
-    [S_GROUP_MEMBERS] = "SELECT uid,cursor,joined_seq FROM members WHERE gid=?1"
-                        " ORDER BY joined_seq,uid",
+    [S_GROUP_MEMBERS] = "SELECT uid,cursor,joined_seq,COALESCE((SELECT MAX(seq) FROM"
+                        " group_pairwise p WHERE p.gid=members.gid AND p.uid=members.uid),0)"
+                        " FROM members WHERE gid=?1 ORDER BY joined_seq,uid",
     [S_MEMBER_ADD] = "INSERT INTO members(gid,uid,cursor,joined_seq) VALUES(?1,?2,?3,?4)",
     [S_MEMBER_REMOVE] = "DELETE FROM members WHERE gid=?1 AND uid=?2",
     [S_DEL_MEMBER_PAIRWISE] = "DELETE FROM group_pairwise WHERE gid=?1 AND uid=?2",
@@ -111,6 +115,8 @@ static const char *const k_sql[S_COUNT] = {
     [S_GLOG_SCAN] = "SELECT seq,sender,sender_device,cmid,size FROM group_log"
                     " WHERE gid=?1 AND seq>?2 AND seq<=?3 AND kind=4 AND sender<>?4"
                     " ORDER BY seq",
+    [S_GLOG_HEAD] = "UPDATE groups SET head=MAX(head,COALESCE((SELECT MAX(seq) FROM group_log l"
+                    " WHERE l.gid=groups.gid),0)) WHERE gid=?1",
     [S_GLOG_GC] = "DELETE FROM group_log WHERE gid=?1 AND seq<=?2",
     [S_PAIRWISE_GC] = "DELETE FROM group_pairwise WHERE gid=?1 AND seq<=?2",
     [S_COUNT_INBOX] = "SELECT COUNT(*) FROM inbox",
@@ -680,6 +686,7 @@ static int load_members(struct sq_store *s, const char *gid, e2ee__rs_member_cb 
         col_id(t, 0, m.uid);
         m.cursor = col_u64(t, 1);
         m.joined_seq = col_u64(t, 2);
+        m.pairwise_max = col_u64(t, 3);
         rc = mcb(arg, &m);
     }
     if (rc == E2EE_OK && r != SQLITE_ROW && r != SQLITE_DONE)
@@ -748,11 +755,11 @@ static int op_member_remove(struct e2ee__rstore *st, const char *gid, const char
 }
 
 static int op_member_set_cursor(struct e2ee__rstore *st, const char *gid, const char *uid,
-                                uint64_t cursor)
+                                uint64_t cursor, int pairwise)
 {
     static const enum stmt_id ids[] = {S_MEMBER_CURSOR, S_DEL_MEMBER_PAIRWISE_UPTO};
     int rc = E2EE_OK;
-    for (size_t i = 0; i < 2 && rc == E2EE_OK; i++) {
+    for (size_t i = 0; i < (pairwise ? 2u : 1u) && rc == E2EE_OK; i++) {
         sqlite3_stmt *t = stmt(sq(st), ids[i]);
         bind_text(t, 1, gid);
         bind_text(t, 2, uid);
@@ -878,7 +885,9 @@ static int op_glog_scan(struct e2ee__rstore *st, const char *gid, uint64_t after
 
 static int op_glog_gc(struct e2ee__rstore *st, const char *gid, uint64_t upto)
 {
-    int rc = run_id_u64(sq(st), S_GLOG_GC, gid, upto);
+    int rc = run_id(sq(st), S_GLOG_HEAD, gid);
+    if (rc == E2EE_OK)
+        rc = run_id_u64(sq(st), S_GLOG_GC, gid, upto);
     if (rc == E2EE_OK)
         rc = run_id_u64(sq(st), S_PAIRWISE_GC, gid, upto);
     return rc;
