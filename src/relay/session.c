@@ -42,6 +42,20 @@ struct e2ee__rsession *e2ee__rsession_new(struct e2ee__relay *r, struct lws *wsi
     return s;
 }
 
+/* A session without a wsi is an in-process connection (fuzzing): no libwebsockets call is
+ * made for it, and its owner takes the queued blobs itself. */
+static void want_writable(struct e2ee__rsession *s)
+{
+    if (s->wsi)
+        lws_callback_on_writable(s->wsi);
+}
+
+static void set_timeout(struct e2ee__rsession *s, enum pending_timeout reason, int secs)
+{
+    if (s->wsi)
+        lws_set_timeout(s->wsi, reason, secs);
+}
+
 void e2ee__rsession_detach(struct e2ee__rsession *s)
 {
     struct e2ee__relay *r = s->relay;
@@ -93,10 +107,10 @@ void e2ee__rsession_close(struct e2ee__rsession *s, int code, const char *reason
     e2ee__rlist_del(&s->dirty);
     e2ee__outq_cleanup(&s->q);
     if (kill) {
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        set_timeout(s, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     } else {
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
-        lws_callback_on_writable(s->wsi);
+        set_timeout(s, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
+        want_writable(s);
     }
 }
 
@@ -108,8 +122,8 @@ void e2ee__rsession_close_after_drain(struct e2ee__rsession *s, int code, const 
     s->close_code = code;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     e2ee__rsession_detach(s);
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
-    lws_callback_on_writable(s->wsi);
+    set_timeout(s, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
+    want_writable(s);
 }
 
 /* Unsent bytes over the limit: the client is not reading. What it missed stays stored. */
@@ -137,14 +151,14 @@ void e2ee__rsession_emit(struct e2ee__rsession *s, struct e2ee__rblob *b)
     if (e2ee__outq_has_pending(&s->q))
         e2ee__rlist_add(&r->dirty, &s->dirty);
     else
-        lws_callback_on_writable(s->wsi);
+        want_writable(s);
 }
 
 void e2ee__rsession_released(struct e2ee__rsession *s)
 {
     e2ee__outq_release(&s->q);
     if (e2ee__outq_ready_count(&s->q) || s->state == E2EE_RSESSION_DRAINING)
-        lws_callback_on_writable(s->wsi);
+        want_writable(s);
 }
 
 static int ensure_wbuf(struct e2ee__relay *r, size_t n)
