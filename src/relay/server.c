@@ -147,8 +147,11 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
         s->rx = nb;
         s->rx_cap = ncap;
     }
-    memcpy(s->rx + s->rx_len, in, len);
-    s->rx_len += len;
+    /* an empty frame (or fragment) comes with in == NULL, and rx may still be NULL */
+    if (len) {
+        memcpy(s->rx + s->rx_len, in, len);
+        s->rx_len += len;
+    }
     if (!lws_is_final_fragment(s->wsi) || remaining)
         return 0;
     size_t n = s->rx_len;
