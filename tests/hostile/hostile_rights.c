@@ -307,6 +307,10 @@ static void bad_publish(int arg)
     switch (arg) {
     case 0: f->publish_keys->n_one_time_prekeys = H_MAX_PREKEYS + 1; want = E2EE_ERR_LIMIT; break;
     case 1: keys[1].id = keys[0].id; f->publish_keys->n_one_time_prekeys = 2; break;
+    case 4:
+        keys[H_MAX_PREKEYS - 1].id = keys[0].id; /* the last repeats the first */
+        f->publish_keys->n_one_time_prekeys = H_MAX_PREKEYS;
+        break;
     case 2:
         keys[0].public_key.len = 31;
         f->publish_keys->n_one_time_prekeys = 1;
@@ -512,6 +516,7 @@ const struct h_row k_rows_rights[] = {
     {"rights: publish a prekey id twice", bad_publish, 1},
     {"rights: publish a 31-byte prekey", bad_publish, 2},
     {"rights: publish nothing", bad_publish, 3},
+    {"rights: publish ids where the last repeats the first", bad_publish, 4},
     {"rights: message to an unknown user", bad_direct, 0},
     {"rights: message with an empty ciphertext", bad_direct, 1},
     {"rights: message with client_msg_id 0", bad_direct, 2},
