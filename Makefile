@@ -2,10 +2,12 @@
 # (scripts/deps.sh, apt-get as root), then drives CMake.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test asan bench demo clean
+.PHONY: all deps build test asan fuzz fuzz-smoke fuzz-build bench demo clean
 
 all: build
 
@@ -25,6 +27,19 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (clang, ASan + UBSan): each runs FUZZ_SECONDS; fuzz-smoke runs each 20 s.
+fuzz-build:
+	@sh scripts/deps.sh fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DE2EE_FUZZ=ON -DE2EE_BUILD_TESTS=OFF -DE2EE_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+fuzz: fuzz-build
+	sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	sh fuzz/run.sh $(FUZZ_BUILD) 20
+
 bench: build
 	sh scripts/bench.sh $(BUILD)
 
@@ -32,4 +47,4 @@ demo: build
 	sh scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -23,6 +23,20 @@ int e2ee__pwcodec_take(uint8_t *out, size_t len, protobuf_c_boolean has,
     return 1;
 }
 
+int e2ee__pwcodec_x25519_canonical(const uint8_t pk[32])
+{
+    /* p = 2^255 - 19, little-endian: ed ff .. ff 7f */
+    if (pk[31] & 0x80)
+        return 0;
+    if (pk[31] != 0x7f)
+        return 1;
+    for (int i = 30; i > 0; i--) {
+        if (pk[i] != 0xff)
+            return 1;
+    }
+    return pk[0] < 0xed;
+}
+
 void e2ee__pwcodec_identity_to_msg(E2ee__IdentityKey *m, const e2ee__identity_pub *pub)
 {
     m->has_sign_key = 1;

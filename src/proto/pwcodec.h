@@ -24,6 +24,15 @@ void e2ee__pwcodec_be32(uint8_t out[4], uint32_t v);
 int e2ee__pwcodec_take(uint8_t *out, size_t len, protobuf_c_boolean has,
                        const ProtobufCBinaryData *b);
 
+/*
+ * 1 when pk is the canonical encoding of an X25519 public key: u < 2^255 - 19, so also the
+ * top bit clear. X25519 ignores the top bit and reduces u modulo p, so every key has other
+ * encodings that give the same shared secrets; a received key is accepted only in its
+ * canonical form, or bytes compared as keys (a pre-key message's base key, which marks a
+ * repeated pre-key message) could name one key twice.
+ */
+int e2ee__pwcodec_x25519_canonical(const uint8_t pk[32]);
+
 /* Fills m (already initialised) to point into pub. m borrows pub's memory. */
 void e2ee__pwcodec_identity_to_msg(E2ee__IdentityKey *m, const e2ee__identity_pub *pub);
 

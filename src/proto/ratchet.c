@@ -313,8 +313,9 @@ static int plan_derive(const e2ee__ratchet *r, const e2ee__ratchet_header *h,
         if (rc == E2EE_OK)
             rc = e2ee__ratchet_kdf_rk(p->root, ck, r->root, dh);
     }
+    /* no skipped key: mks is NULL, and NULL + 0 is undefined */
     if (rc == E2EE_OK)
-        rc = walk_chain(ck, p->first_new, h->n, p->mks + p->n_old, p->mk);
+        rc = walk_chain(ck, p->first_new, h->n, p->mks ? p->mks + p->n_old : NULL, p->mk);
     memcpy(p->ckr, ck, 32);
     p->nr = h->n + 1;
     e2ee__wipe(ck, sizeof ck);

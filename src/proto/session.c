@@ -240,6 +240,7 @@ static int parse_ratchet(struct parsed_ratchet *p, const E2ee__RatchetMessage *m
 {
     if (!m || !m->has_counter || !m->has_previous_counter || !m->has_ciphertext ||
         !e2ee__pwcodec_take(p->h.pub, 32, m->has_ratchet_key, &m->ratchet_key) ||
+        !e2ee__pwcodec_x25519_canonical(p->h.pub) ||
         m->ciphertext.len < E2EE_AEAD_TAG_LEN ||
         m->ciphertext.len - E2EE_AEAD_TAG_LEN > E2EE_RATCHET_MAX_PLAINTEXT)
         return E2EE_ERR_DECODE;
@@ -259,7 +260,8 @@ static int parse_prekey(struct parsed_prekey *p, const E2ee__PreKeyMessage *m)
 {
     if (!m || !m->has_signed_prekey_id ||
         !e2ee__pwcodec_identity_from_msg(&p->info.sender_identity, m->identity) ||
-        !e2ee__pwcodec_take(p->info.base_key, 32, m->has_base_key, &m->base_key))
+        !e2ee__pwcodec_take(p->info.base_key, 32, m->has_base_key, &m->base_key) ||
+        !e2ee__pwcodec_x25519_canonical(p->info.base_key))
         return E2EE_ERR_DECODE;
     p->info.is_prekey = 1;
     p->info.signed_prekey_id = m->signed_prekey_id;

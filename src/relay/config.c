@@ -184,21 +184,16 @@ static char *trim(char *s)
     return s;
 }
 
-int e2ee__rcfg_load_file(struct e2ee__relay_config *cfg, const char *path, char *err,
-                         size_t errcap)
+int e2ee__rcfg_load_stream(struct e2ee__relay_config *cfg, FILE *f, const char *name,
+                           char *err, size_t errcap)
 {
     char line[LINE_MAX_LEN], msg[512];
     unsigned line_no = 0;
     int rc = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errcap, "cannot read config file %s: %s", path, strerror(errno));
-        return -1;
-    }
     while (rc == 0 && fgets(line, sizeof line, f)) {
         line_no++;
         if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, errcap, "%s:%u: line too long", path, line_no);
+            snprintf(err, errcap, "%s:%u: line too long", name, line_no);
             rc = -1;
             break;
         }
@@ -210,16 +205,28 @@ int e2ee__rcfg_load_file(struct e2ee__relay_config *cfg, const char *path, char 
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            snprintf(err, errcap, "%s:%u: expected 'key = value'", path, line_no);
+            snprintf(err, errcap, "%s:%u: expected 'key = value'", name, line_no);
             rc = -1;
             break;
         }
         *eq = '\0';
         if (e2ee__rcfg_set(cfg, trim(s), trim(eq + 1), msg, sizeof msg) != 0) {
-            snprintf(err, errcap, "%s:%u: %s", path, line_no, msg);
+            snprintf(err, errcap, "%s:%u: %s", name, line_no, msg);
             rc = -1;
         }
     }
+    return rc;
+}
+
+int e2ee__rcfg_load_file(struct e2ee__relay_config *cfg, const char *path, char *err,
+                         size_t errcap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errcap, "cannot read config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = e2ee__rcfg_load_stream(cfg, f, path, err, errcap);
     fclose(f);
     return rc;
 }

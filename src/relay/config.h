@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "relay/ids.h"
 
@@ -62,6 +63,9 @@ int e2ee__rcfg_set(struct e2ee__relay_config *cfg, const char *key, const char *
 /* Reads a config file of `key = value` lines ('#' starts a comment). 0 or -1 with err. */
 int e2ee__rcfg_load_file(struct e2ee__relay_config *cfg, const char *path, char *err,
                          size_t errcap);
+/* Same from an open stream; name is used in messages ("name:line: ..."). */
+int e2ee__rcfg_load_stream(struct e2ee__relay_config *cfg, FILE *f, const char *name,
+                           char *err, size_t errcap);
 
 /* Checks the options together (addresses, TLS cert and key both or neither, relay id,
  * max_unsent_bytes at least twice the largest frame sent). 0 or -1 with err. */

@@ -17,6 +17,32 @@ static int prekey_ok(const E2ee__RelayOneTimePrekey *k)
     return k && k->public_key.len == E2EE_RELAY_KEY_LEN;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when two one-time prekeys share an id (sorted copy: n log n, whatever max_prekeys is),
+ * 0 when not, -1 when out of memory. */
+static int ids_repeat(const E2ee__RelayPublishKeys *m)
+{
+    size_t n = m->n_one_time_prekeys;
+    int rc = 0;
+    if (n < 2)
+        return 0;
+    uint32_t *ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = m->one_time_prekeys[i]->id;
+    qsort(ids, n, sizeof *ids, cmp_u32);
+    for (size_t i = 1; i < n && !rc; i++)
+        rc = ids[i] == ids[i - 1];
+    free(ids);
+    return rc;
+}
+
 /* Field checks of a publish request; E2EE_OK or an error with *why. */
 static int check_publish(const struct e2ee__relay *r, const E2ee__RelayPublishKeys *m,
                          const char **why)
@@ -40,12 +66,15 @@ static int check_publish(const struct e2ee__relay *r, const E2ee__RelayPublishKe
             *why = "every one-time prekey needs a 32-byte public_key";
             return E2EE_ERR_LENGTH;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (m->one_time_prekeys[j]->id == m->one_time_prekeys[i]->id) {
-                *why = "one-time prekey ids repeat within the request";
-                return E2EE_ERR_ARG;
-            }
-        }
+    }
+    int rep = ids_repeat(m);
+    if (rep < 0) {
+        *why = "relay out of memory";
+        return E2EE_ERR_NOMEM;
+    }
+    if (rep) {
+        *why = "one-time prekey ids repeat within the request";
+        return E2EE_ERR_ARG;
     }
     return E2EE_OK;
 }

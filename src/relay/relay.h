@@ -182,7 +182,12 @@ int64_t e2ee__relay_now_ms(void);
 int64_t e2ee__relay_now_us(void);
 
 /* ---- server.c: lws set-up and the loop ---- */
-/* Creates the context, vhosts and store. 0 or -1 (logged). */
+/* Sets r up without libwebsockets: state, store, relay id and the group cache. 0 or -1
+ * (logged). Enough to drive e2ee__relay_dispatch() in-process on sessions made with a NULL
+ * wsi (fuzzing): such a session never calls lws, and its owner takes the blobs of its queue
+ * (e2ee__outq_*) after e2ee__relay_flush(). e2ee__relay_cleanup() undoes it. */
+int e2ee__relay_open(struct e2ee__relay *r, const struct e2ee__relay_config *cfg);
+/* e2ee__relay_open(), then the context and vhosts. 0 or -1 (logged). */
 int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg,
                      volatile sig_atomic_t *stop_flag);
 /* Prints the listening line(s) on stdout and serves until stopped. Returns the exit code. */
@@ -203,6 +208,7 @@ void e2ee__relay_flush(struct e2ee__relay *r);
 void e2ee__relay_schedule_flush(struct e2ee__relay *r);
 
 /* ---- session.c: connections ---- */
+/* New session of connection wsi (NULL: in-process, see e2ee__relay_open). */
 struct e2ee__rsession *e2ee__rsession_new(struct e2ee__relay *r, struct lws *wsi);
 void e2ee__rsession_free(struct e2ee__rsession *s);
 /* Queues blob b (adds a reference) for s: pending inside a transaction, else ready. */
@@ -216,6 +222,12 @@ void e2ee__rsession_close_after_drain(struct e2ee__rsession *s, int code, const 
 void e2ee__rsession_detach(struct e2ee__rsession *s);
 /* LWS_CALLBACK_SERVER_WRITEABLE: writes one frame. Returns -1 to close the connection. */
 int e2ee__rsession_writable(struct e2ee__rsession *s);
+/* Builds the next frame to write (results first, then a batch of deliveries up to the batch
+ * target) in the relay's write buffer and sets *frame to it. Returns its length, 0 when out
+ * of memory; *kind and *count say which lane and how many blobs to pop once it is written.
+ * The buffer is valid until the next call. The lws writer and the fuzz harness share it. */
+size_t e2ee__rsession_build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind,
+                                  size_t *count, const uint8_t **frame);
 /* Asks for a catch-up read of s's streams after the next commit. */
 void e2ee__rsession_want_catchup(struct e2ee__rsession *s);
 /* Reads stored items for s's streams that are not live, within its unsent-bytes budget. */

@@ -160,8 +160,11 @@ static int receive(struct e2ee__rsession *s, const uint8_t *in, size_t len)
         s->rx = nb;
         s->rx_cap = ncap;
     }
-    memcpy(s->rx + s->rx_len, in, len);
-    s->rx_len += len;
+    /* an empty fragment comes with in == NULL, and rx may still be NULL */
+    if (len) {
+        memcpy(s->rx + s->rx_len, in, len);
+        s->rx_len += len;
+    }
     if (!whole)
         return 0;
     size_t n = s->rx_len;
@@ -464,13 +467,10 @@ static int create_context(struct e2ee__relay *r)
     return r->ctx ? 0 : -1;
 }
 
-int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg,
-                     volatile sig_atomic_t *stop_flag)
+int e2ee__relay_open(struct e2ee__relay *r, const struct e2ee__relay_config *cfg)
 {
-    char host[E2EE_RCFG_ADDR_MAX];
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
-    r->stop_flag = stop_flag;
     e2ee__rmap_init(&r->users);
     e2ee__rmap_init(&r->groups);
     e2ee__rlist_init(&r->sessions);
@@ -479,15 +479,25 @@ int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg
     e2ee__rlist_init(&r->gc_groups);
     e2ee__rlist_init(&r->dirty_cursors);
     r->server_frame_max = e2ee__rcfg_server_frame_max(cfg);
-    r->idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
-    r->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     if (e2ee__crypto_init() != E2EE_OK) {
         RLOG_ERROR("crypto initialisation failed");
         return -1;
     }
     if (open_store(r) != 0 || relay_identity(r) != 0 || e2ee__relay_groups_load(r) != 0)
         return -1;
+    return 0;
+}
+
+int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg,
+                     volatile sig_atomic_t *stop_flag)
+{
+    char host[E2EE_RCFG_ADDR_MAX];
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    if (e2ee__relay_open(r, cfg) != 0)
+        return -1;
+    r->stop_flag = stop_flag;
+    r->idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
+    r->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
     if (create_context(r) != 0) {
         RLOG_ERROR("cannot create the libwebsockets context");
         return -1;

@@ -45,6 +45,20 @@ struct e2ee__rsession *e2ee__rsession_new(struct e2ee__relay *r, struct lws *wsi
     return s;
 }
 
+/* A session without a wsi is an in-process connection (fuzzing): no libwebsockets call is
+ * made for it, and its owner takes the queued blobs itself. */
+static void want_writable(struct e2ee__rsession *s)
+{
+    if (s->wsi)
+        lws_callback_on_writable(s->wsi);
+}
+
+static void set_timeout(struct e2ee__rsession *s, enum pending_timeout reason, int secs)
+{
+    if (s->wsi)
+        lws_set_timeout(s->wsi, reason, secs);
+}
+
 void e2ee__rsession_detach(struct e2ee__rsession *s)
 {
     struct e2ee__relay *r = s->relay;
@@ -96,10 +110,10 @@ void e2ee__rsession_close(struct e2ee__rsession *s, int code, const char *reason
     e2ee__rlist_del(&s->dirty);
     e2ee__outq_cleanup(&s->q);
     if (kill) {
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        set_timeout(s, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     } else {
-        lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
-        lws_callback_on_writable(s->wsi);
+        set_timeout(s, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
+        want_writable(s);
     }
 }
 
@@ -111,8 +125,8 @@ void e2ee__rsession_close_after_drain(struct e2ee__rsession *s, int code, const 
     s->close_code = code;
     snprintf(s->close_reason, sizeof s->close_reason, "%s", reason);
     e2ee__rsession_detach(s);
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
-    lws_callback_on_writable(s->wsi);
+    set_timeout(s, PENDING_TIMEOUT_CLOSE_SEND, E2EE_RELAY_CLOSE_GRACE_S);
+    want_writable(s);
 }
 
 /* Unsent bytes over the limit: the client is not reading. What it missed stays stored. */
@@ -140,14 +154,14 @@ void e2ee__rsession_emit(struct e2ee__rsession *s, struct e2ee__rblob *b)
     if (e2ee__outq_has_pending(&s->q))
         e2ee__rlist_add(&r->dirty, &s->dirty);
     else
-        lws_callback_on_writable(s->wsi);
+        want_writable(s);
 }
 
 void e2ee__rsession_released(struct e2ee__rsession *s)
 {
     e2ee__outq_release(&s->q);
     if (e2ee__outq_ready_count(&s->q, -1) || s->state == E2EE_RSESSION_DRAINING)
-        lws_callback_on_writable(s->wsi);
+        want_writable(s);
 }
 
 static int ensure_wbuf(struct e2ee__relay *r, size_t n)
@@ -167,10 +181,8 @@ static int ensure_wbuf(struct e2ee__relay *r, size_t n)
     return 0;
 }
 
-/* Builds the next frame into r->wbuf + LWS_PRE: a whole frame when one is ready, else a
- * batch of deliveries. Returns its length (0: out of memory); *kind and *count receive the
- * lane and the number of blobs it consumes. */
-static size_t build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind, size_t *count)
+size_t e2ee__rsession_build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind,
+                                  size_t *count, const uint8_t **frame)
 {
     struct e2ee__relay *r = s->relay;
     size_t ready = e2ee__outq_ready_count(&s->q, E2EE_RBLOB_DELIVERY), n = 0, inner = 0;
@@ -178,12 +190,14 @@ static size_t build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind,
     uint8_t hdr[LD_HDR_MAX];
     *count = 0;
     *kind = E2EE_RBLOB_FRAME;
+    *frame = NULL;
     if (e2ee__outq_ready_count(&s->q, E2EE_RBLOB_FRAME)) {
         b = e2ee__outq_peek(&s->q, E2EE_RBLOB_FRAME, 0);
         if (ensure_wbuf(r, b->len) != 0)
             return 0;
         memcpy(r->wbuf + LWS_PRE, b->data, b->len);
         *count = 1;
+        *frame = r->wbuf + LWS_PRE;
         return b->len;
     }
     *kind = E2EE_RBLOB_DELIVERY;
@@ -209,6 +223,7 @@ static size_t build_frame(struct e2ee__rsession *s, enum e2ee__rblob_kind *kind,
         p += b->len;
     }
     *count = n;
+    *frame = r->wbuf + LWS_PRE;
     return outer + inner;
 }
 
@@ -232,12 +247,13 @@ static int write_one(struct e2ee__rsession *s)
     struct e2ee__relay *r = s->relay;
     enum e2ee__rblob_kind kind;
     size_t count = 0;
-    size_t len = build_frame(s, &kind, &count);
+    const uint8_t *frame;
+    size_t len = e2ee__rsession_build_frame(s, &kind, &count, &frame);
     if (!len) {
         e2ee__rsession_close(s, E2EE_RCLOSE_INTERNAL, "E2EE_ERR_NOMEM: relay out of memory", 1);
         return 1;
     }
-    int n = lws_write(s->wsi, r->wbuf + LWS_PRE, len, LWS_WRITE_BINARY);
+    int n = lws_write(s->wsi, (unsigned char *)frame, len, LWS_WRITE_BINARY);
     if (n < (int)len) {
         RLOG_DEBUG("write failed conn=%llu", (unsigned long long)s->conn_id);
         return -1;
