@@ -40,10 +40,11 @@
  *    (they return E2EE_ERR_IN_CALLBACK instead of deadlocking).
  *  - Nothing happens on the network unless some thread runs the loop.
  *
- * Strings: ids and texts are NUL-terminated UTF-8. User ids and group ids are 1 to
- * E2EE_USER_ID_MAX / E2EE_GROUP_ID_MAX bytes, compared byte for byte. Ownership: the library
- * copies what it needs from its arguments before returning; pointers inside an event are
- * valid only until the callback returns (copy what you keep).
+ * Strings: ids and texts are NUL-terminated. Texts are UTF-8. User ids and group ids are 1 to
+ * E2EE_USER_ID_MAX / E2EE_GROUP_ID_MAX characters from [A-Za-z0-9._@+-] (the relay's id
+ * syntax), compared byte for byte. Ownership: the library copies what it needs from its
+ * arguments before returning; pointers inside an event are valid only until the callback
+ * returns (copy what you keep).
  */
 #ifndef E2EE_CLIENT_H
 #define E2EE_CLIENT_H
@@ -63,9 +64,14 @@ extern "C" {
 #define E2EE_USER_ID_MAX 64          /* bytes of a user id, without the NUL */
 #define E2EE_GROUP_ID_MAX 64         /* bytes of a group id, without the NUL */
 #define E2EE_TEXT_MAX (64 * 1024)    /* bytes of a text message, without the NUL */
-#define E2EE_BINARY_MAX (1024 * 1024) /* bytes of a binary message */
-/* A message id: 32 lowercase hexadecimal characters (128 random bits) and the NUL. */
-#define E2EE_MSG_ID_SIZE 33
+/* Bytes of a binary message: 960 KiB, so that a message, its encryption overhead and the
+ * sender-key distributions that may travel with it fit in one frame of the relay's default
+ * 1 MiB limit. */
+#define E2EE_BINARY_MAX (960 * 1024)
+/* A message id: 16 lowercase hexadecimal characters and the NUL. It is the 64-bit client
+ * message id the relay uses to recognise a resend (random, unique per sender), so acks and
+ * receipts map back to it without any table. */
+#define E2EE_MSG_ID_SIZE 17
 /* A fingerprint: 64 lowercase hexadecimal characters (SHA-256) and the NUL. */
 #define E2EE_FINGERPRINT_SIZE 65
 /* A safety number: groups of decimal digits separated by single spaces, and the NUL; the
@@ -145,6 +151,13 @@ struct e2ee_client_config {
     uint32_t transition_window_s;
     uint32_t transition_window_keys;
 
+    /* A group message whose sender key has not arrived (E2EE_ERR_UNKNOWN_KEY) waits this
+     * long for it while the sender is asked to resend the key; then it is dropped with an
+     * E2EE_EVENT_E2EE_ERROR (E2EE_ERR_TIMEOUT). While one waits, later messages of the group
+     * are delivered, but the relay keeps them until the waiting one is resolved (acks are
+     * cumulative), so they survive a restart too. Default 300 s; 1..86400. */
+    uint32_t pending_timeout_s;
+
     /* Policy when a peer's identity key changes. Default E2EE_IDENTITY_BLOCK. */
     enum e2ee_identity_policy identity_policy;
 
@@ -171,7 +184,10 @@ typedef struct e2ee_client e2ee_client;
  *
  * Returns E2EE_OK and *out (release with e2ee_client_free()), or:
  *   E2EE_ERR_ARG      out or cfg NULL, user_id or relay_url or event_cb missing, bad URL,
+ *                     a user id character outside the id syntax,
  *                     reconnect_max_ms < reconnect_min_ms
+ *   E2EE_ERR_RANGE    transition_window_s over one week, transition_window_keys over 16,
+ *                     pending_timeout_s 0 or over 86400, reconnect_max_ms over one day
  *   E2EE_ERR_LENGTH   user_id empty or too long
  *   E2EE_ERR_STATE    the store belongs to another user id
  *   E2EE_ERR_CORRUPT  the store file is not an e2ee store or is damaged
