@@ -216,7 +216,9 @@ enum e2ee__call_kind {
 enum e2ee__call_state {
     E2EE__CALL_QUEUED = 0, /* waits for a login */
     E2EE__CALL_SENT,       /* sent on this connection */
-    E2EE__CALL_DONE,       /* answered (code), and the event seen or not coming */
+    E2EE__CALL_FINISHING,  /* answered (code), and the event seen or not coming; the events
+                            * of the pass are being delivered */
+    E2EE__CALL_DONE,       /* ... and delivered: a blocking caller may return */
 };
 
 struct e2ee__call {
@@ -539,5 +541,7 @@ uint64_t e2ee__calls_match(struct e2ee_client *c, enum e2ee__call_kind kind, con
                            const char *user);
 /* The connection ended: calls in flight end as E2EE_ERR_CLOSED. */
 void e2ee__calls_on_down(struct e2ee_client *c);
+/* After a pass's events were delivered: finished calls become done (mu held). */
+void e2ee__calls_release(struct e2ee_client *c);
 
 #endif

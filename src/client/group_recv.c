@@ -564,7 +564,7 @@ int e2ee__pending_timers(struct e2ee_client *c, uint64_t now)
     int rc = E2EE_OK;
     for (size_t i = 0; rc == E2EE_OK && i < c->pending.n;) {
         struct e2ee__pending *pe = c->pending.v[i];
-        if (now - pe->since_ms < c->pending_timeout_ms) {
+        if (now < pe->since_ms + c->pending_timeout_ms) {
             i++;
             continue;
         }

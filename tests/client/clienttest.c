@@ -215,6 +215,11 @@ static void on_event(const struct e2ee_event *ev, void *user)
 static void on_log(enum e2ee_log_level level, const char *line, void *user)
 {
     struct ct_client *cl = user;
+    if (cl->log_watch && strstr(line, cl->log_watch)) {
+        pthread_mutex_lock(&cl->mu);
+        cl->log_hits++;
+        pthread_mutex_unlock(&cl->mu);
+    }
     if (getenv("E2EE_CLIENT_TEST_LOG"))
         fprintf(stderr, "[%s %d] %s\n", cl->name, (int)level, line);
 }
@@ -271,7 +276,7 @@ struct ct_client *ct_client_new(const struct rt_relay *r, const char *name,
     cl->cfg.user_data = cl;
     cl->cfg.log_cb = on_log;
     cl->cfg.log_user_data = cl;
-    cl->cfg.log_level = getenv("E2EE_CLIENT_TEST_LOG") ? E2EE_LOG_DEBUG : E2EE_LOG_ERROR;
+    cl->cfg.log_level = E2EE_LOG_DEBUG;
     start(cl, !o->no_connect);
     return cl;
 }

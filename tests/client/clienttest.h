@@ -51,6 +51,9 @@ struct ct_client {
     void (*hook)(struct ct_client *cl, const struct e2ee_event *ev);
     void *hook_data;
     int hook_result; /* for the hook's own use */
+    /* log lines containing log_watch (set by the test) are counted in log_hits */
+    const char *log_watch;
+    int log_hits;
 };
 
 /* What an event must have to match; NULL / 0 fields match anything. */
