@@ -300,6 +300,7 @@ struct e2ee_client {
     uint8_t nonce[32];          /* the latest challenge's nonce, until answered */
     int have_nonce;
     char relay_id[E2EE__CLIENT_ID_BUF];
+    char cursor_prefix[20];     /* cursors are per relay: 16 hex of SHA-256(relay id) + "/" */
     size_t max_frame;           /* the relay's max_frame_size */
     uint64_t publish_req;       /* prekey publication in flight, or 0 */
     int txn;                    /* a store transaction is open */
@@ -497,6 +498,8 @@ int e2ee__group_own_distribution(struct e2ee_client *c, const char *group, uint8
 /* ---- deliveries.c ---- */
 
 int e2ee__deliveries_handle(struct e2ee_client *c, const E2ee__RelayDeliveries *d);
+/* The store's name of a stream's cursor on the current relay (buf: E2EE__STORE_ID_MAX + 1). */
+void e2ee__deliveries_cursor_name(struct e2ee_client *c, const char *stream, char *buf);
 /* Records (from, msg_id) as seen; *first = 0 when it was seen before (drop it). */
 int e2ee__deliveries_first_sight(struct e2ee_client *c, const char *from, uint64_t msg_id,
                                  int *first);
