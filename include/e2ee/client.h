@@ -40,10 +40,11 @@
  *    (they return E2EE_ERR_IN_CALLBACK instead of deadlocking).
  *  - Nothing happens on the network unless some thread runs the loop.
  *
- * Strings: ids and texts are NUL-terminated UTF-8. User ids and group ids are 1 to
- * E2EE_USER_ID_MAX / E2EE_GROUP_ID_MAX bytes, compared byte for byte. Ownership: the library
- * copies what it needs from its arguments before returning; pointers inside an event are
- * valid only until the callback returns (copy what you keep).
+ * Strings: ids and texts are NUL-terminated. Texts are UTF-8. User ids and group ids are 1 to
+ * E2EE_USER_ID_MAX / E2EE_GROUP_ID_MAX characters from [A-Za-z0-9._@+-] (the relay's id
+ * syntax), compared byte for byte. Ownership: the library copies what it needs from its
+ * arguments before returning; pointers inside an event are valid only until the callback
+ * returns (copy what you keep).
  */
 #ifndef E2EE_CLIENT_H
 #define E2EE_CLIENT_H
@@ -63,9 +64,14 @@ extern "C" {
 #define E2EE_USER_ID_MAX 64          /* bytes of a user id, without the NUL */
 #define E2EE_GROUP_ID_MAX 64         /* bytes of a group id, without the NUL */
 #define E2EE_TEXT_MAX (64 * 1024)    /* bytes of a text message, without the NUL */
-#define E2EE_BINARY_MAX (1024 * 1024) /* bytes of a binary message */
-/* A message id: 32 lowercase hexadecimal characters (128 random bits) and the NUL. */
-#define E2EE_MSG_ID_SIZE 33
+/* Bytes of a binary message: 960 KiB, so that a message, its encryption overhead and the
+ * sender-key distributions that may travel with it fit in one frame of the relay's default
+ * 1 MiB limit. */
+#define E2EE_BINARY_MAX (960 * 1024)
+/* A message id: 16 lowercase hexadecimal characters and the NUL. It is the 64-bit client
+ * message id the relay uses to recognise a resend (random, unique per sender), so acks and
+ * receipts map back to it without any table. */
+#define E2EE_MSG_ID_SIZE 17
 /* A fingerprint: 64 lowercase hexadecimal characters (SHA-256) and the NUL. */
 #define E2EE_FINGERPRINT_SIZE 65
 /* A safety number: groups of decimal digits separated by single spaces, and the NUL; the
@@ -145,6 +151,13 @@ struct e2ee_client_config {
     uint32_t transition_window_s;
     uint32_t transition_window_keys;
 
+    /* A group message whose sender key has not arrived (E2EE_ERR_UNKNOWN_KEY) waits this
+     * long for it while the sender is asked to resend the key; then it is dropped with an
+     * E2EE_EVENT_E2EE_ERROR (E2EE_ERR_TIMEOUT). While one waits, later messages of the group
+     * are delivered, but the relay keeps them until the waiting one is resolved (acks are
+     * cumulative), so they survive a restart too. Default 300 s; 1..86400. */
+    uint32_t pending_timeout_s;
+
     /* Policy when a peer's identity key changes. Default E2EE_IDENTITY_BLOCK. */
     enum e2ee_identity_policy identity_policy;
 
@@ -171,7 +184,10 @@ typedef struct e2ee_client e2ee_client;
  *
  * Returns E2EE_OK and *out (release with e2ee_client_free()), or:
  *   E2EE_ERR_ARG      out or cfg NULL, user_id or relay_url or event_cb missing, bad URL,
+ *                     a user id character outside the id syntax,
  *                     reconnect_max_ms < reconnect_min_ms
+ *   E2EE_ERR_RANGE    transition_window_s over one week, transition_window_keys over 16,
+ *                     pending_timeout_s 0 or over 86400, reconnect_max_ms over one day
  *   E2EE_ERR_LENGTH   user_id empty or too long
  *   E2EE_ERR_STATE    the store belongs to another user id
  *   E2EE_ERR_CORRUPT  the store file is not an e2ee store or is damaged
@@ -199,10 +215,13 @@ E2EE_API const char *e2ee_client_user_id(const e2ee_client *c);
 /*
  * Starts connecting to the relay and logging in, and keeps the connection up (reconnect
  * policy) until e2ee_client_disconnect(). Returns at once: E2EE_EVENT_CONNECT follows once
- * logged in; every attempt that fails (connection, TLS or login) gives an
- * E2EE_EVENT_DISCONNECT saying why and whether another attempt follows. On the first login
- * of a new identity the client registers it and publishes its public keys. Calling it while
- * connected or connecting does nothing. Returns E2EE_OK, E2EE_ERR_ARG (c NULL). Any thread.
+ * logged in and once the public keys the relay lacked are published (on the first login of
+ * a new identity the client registers it and publishes its keys, so peers can reach it as
+ * soon as the event comes); every attempt that fails (connection, TLS or login) gives an
+ * E2EE_EVENT_DISCONNECT saying why and whether another attempt follows. After a refused
+ * login, E2EE_ERR_REPLACED or a deleted account it does not retry on its own. Calling it
+ * while connected or connecting does nothing. Returns E2EE_OK, E2EE_ERR_ARG (c NULL). Any
+ * thread.
  */
 E2EE_API int e2ee_client_connect(e2ee_client *c);
 
@@ -306,7 +325,9 @@ E2EE_API int e2ee_client_send_direct_binary(e2ee_client *c, const char *to, cons
  * members who lack it, and a new sender key whenever the membership changed. If the relay
  * refuses the message because the group epoch moved on, the client rotates its key and
  * sends again on its own. Stored and retried as a direct message; progress arrives as
- * E2EE_EVENT_GROUP_MESSAGE_ACK events.
+ * E2EE_EVENT_GROUP_MESSAGE_ACK events. A member whose identity is blocked (policy), whose
+ * keys cannot be fetched, or who does not fit in the frame with the others' keys gets no
+ * key with the message: its client asks for it (and receives the message then).
  *
  * Returns E2EE_OK, or E2EE_ERR_ARG, E2EE_ERR_LENGTH, E2EE_ERR_NOT_MEMBER (this client is
  * not a member of the group, as far as it knows), E2EE_ERR_QUEUE_FULL. Any thread.
@@ -326,7 +347,9 @@ E2EE_API int e2ee_client_send_group_binary(e2ee_client *c, const char *group, co
  * on success the event named for each call (with request_id set), on refusal an
  * E2EE_EVENT_ERROR with the relay's code (E2EE_ERR_EXISTS, E2EE_ERR_NO_SUCH_GROUP,
  * E2EE_ERR_NOT_OWNER, E2EE_ERR_FORBIDDEN, ...) and request_id set. Requests made while
- * disconnected wait for the next login.
+ * disconnected wait for the next login; a request sent but not answered when the connection
+ * ends gives an E2EE_EVENT_ERROR with E2EE_ERR_CLOSED (it may have taken effect: the
+ * membership events, which follow after the reconnect, tell).
  * Each returns E2EE_OK, or E2EE_ERR_ARG (NULL argument), E2EE_ERR_LENGTH (id length).
  * Any thread.
  */
@@ -349,8 +372,12 @@ E2EE_API int e2ee_client_remove_member(e2ee_client *c, const char *group, const 
 
 /*
  * Group calls, blocking form: as above, then waits until the relay answered or timeout_ms
- * passed. The events of the asynchronous form are still delivered (on the loop thread).
- * When no thread runs the loop, the call runs it itself while it waits.
+ * passed. The events of the asynchronous form are still delivered (on the loop thread), and
+ * a successful call returns only after they were: the client's state (list_groups,
+ * list_members, send_group) already shows the change. When no thread runs the loop, the
+ * call runs it itself while it waits (events are then delivered on the calling thread); a
+ * thread inside e2ee_client_loop_forever(), the thread of e2ee_client_loop_start(), or a
+ * thread that called e2ee_client_loop() less than a second ago counts as running it.
  * Each returns E2EE_OK (the relay confirmed), or E2EE_ERR_ARG, E2EE_ERR_LENGTH, the relay's
  * refusal code, E2EE_ERR_TIMEOUT (no answer in time: the request may still succeed later),
  * E2EE_ERR_IN_CALLBACK (called from a callback; nothing was sent).
@@ -437,7 +464,8 @@ enum e2ee_event_type {
 struct e2ee_event_connect {
     const char *relay_url;  /* the relay logged in to */
     int registered;         /* 1 when this login registered the user (first login) */
-    size_t queued;          /* messages waiting in the outgoing queue, now being sent */
+    size_t queued;          /* messages waiting in the outgoing queue, now being sent (the
+                             * client's own key requests and resends included) */
 };
 
 /* E2EE_EVENT_DISCONNECT */
@@ -447,7 +475,9 @@ struct e2ee_event_disconnect {
                              * failed), E2EE_ERR_LOGIN_REFUSED, E2EE_ERR_REGISTRATION,
                              * E2EE_ERR_REPLACED (the same user logged in elsewhere),
                              * E2EE_ERR_UNAVAILABLE (relay shutting down),
-                             * E2EE_OK (e2ee_client_disconnect()) */
+                             * E2EE_OK (e2ee_client_disconnect()), or the client's own
+                             * failure (E2EE_ERR_STORE, E2EE_ERR_NOMEM) after which it
+                             * reconnects to have the relay deliver again */
     uint16_t close_code;    /* WebSocket close code; 1006 when none was exchanged; 0 when no
                              * connection was established */
     const char *reason;     /* text from the relay or the library; never NULL ("" if none) */
@@ -468,8 +498,12 @@ struct e2ee_event_e2ee_error {
     int code;               /* E2EE_ERR_AUTH (tampered or forged), E2EE_ERR_REPLAY,
                              * E2EE_ERR_TOO_FAR_AHEAD, E2EE_ERR_UNKNOWN_KEY (asked the sender
                              * to resend its key; the message may still come as an event),
-                             * E2EE_ERR_KEY_EXPIRED, E2EE_ERR_WRONG_EPOCH, E2EE_ERR_DECODE,
-                             * E2EE_ERR_VERSION, E2EE_ERR_UNTRUSTED_IDENTITY, ... */
+                             * E2EE_ERR_TIMEOUT (that key never came: the message is
+                             * dropped), E2EE_ERR_KEY_EXPIRED, E2EE_ERR_WRONG_EPOCH,
+                             * E2EE_ERR_DECODE, E2EE_ERR_VERSION, E2EE_ERR_TOO_LARGE,
+                             * E2EE_ERR_PROTOCOL (an id or kind that does not match),
+                             * E2EE_ERR_UNTRUSTED_IDENTITY (sender blocked by the policy),
+                             * E2EE_ERR_LIMIT (too many messages waiting for keys), ... */
     const char *text;       /* description; never NULL */
     const char *msg_id;     /* the message concerned, or NULL when not known */
     const char *from;       /* its sender as the relay reported it, or NULL */
@@ -497,7 +531,9 @@ struct e2ee_event_group_message {
 
 enum e2ee_ack_state {
     E2EE_ACK_SENT = 1,      /* the relay stored the message (it will deliver it) */
-    E2EE_ACK_DELIVERED = 2, /* a recipient received and decrypted it (recipient's ack_* on) */
+    E2EE_ACK_DELIVERED = 2, /* a recipient's client processed it (recipient's ack_* on):
+                             * decrypted and delivered, or dropped with an E2EE_ERROR on its
+                             * side (acknowledgements are cumulative) */
     E2EE_ACK_FAILED = 3,    /* it will not be delivered; `code` says why */
 };
 

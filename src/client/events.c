@@ -1,0 +1,162 @@
+/*
+ * e2ee client: events. A pass collects them (deep copies, so nothing points into frames or
+ * records that the pass frees); the loop delivers them after the lock is released.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_internal.h"
+
+static const char *const k_names[] = {
+    [E2EE_EVENT_CONNECT] = "E2EE_EVENT_CONNECT",
+    [E2EE_EVENT_DISCONNECT] = "E2EE_EVENT_DISCONNECT",
+    [E2EE_EVENT_ERROR] = "E2EE_EVENT_ERROR",
+    [E2EE_EVENT_E2EE_ERROR] = "E2EE_EVENT_E2EE_ERROR",
+    [E2EE_EVENT_DIRECT_TEXT] = "E2EE_EVENT_DIRECT_TEXT",
+    [E2EE_EVENT_DIRECT_BINARY] = "E2EE_EVENT_DIRECT_BINARY",
+    [E2EE_EVENT_GROUP_TEXT] = "E2EE_EVENT_GROUP_TEXT",
+    [E2EE_EVENT_GROUP_BINARY] = "E2EE_EVENT_GROUP_BINARY",
+    [E2EE_EVENT_MESSAGE_ACK] = "E2EE_EVENT_MESSAGE_ACK",
+    [E2EE_EVENT_GROUP_MESSAGE_ACK] = "E2EE_EVENT_GROUP_MESSAGE_ACK",
+    [E2EE_EVENT_USER_CREATED] = "E2EE_EVENT_USER_CREATED",
+    [E2EE_EVENT_USER_DELETED] = "E2EE_EVENT_USER_DELETED",
+    [E2EE_EVENT_GROUP_CREATED] = "E2EE_EVENT_GROUP_CREATED",
+    [E2EE_EVENT_GROUP_DELETED] = "E2EE_EVENT_GROUP_DELETED",
+    [E2EE_EVENT_GROUP_JOIN] = "E2EE_EVENT_GROUP_JOIN",
+    [E2EE_EVENT_GROUP_LEAVE] = "E2EE_EVENT_GROUP_LEAVE",
+    [E2EE_EVENT_MEMBER_JOIN] = "E2EE_EVENT_MEMBER_JOIN",
+    [E2EE_EVENT_MEMBER_LEAVE] = "E2EE_EVENT_MEMBER_LEAVE",
+    [E2EE_EVENT_PEER_IDENTITY_CHANGED] = "E2EE_EVENT_PEER_IDENTITY_CHANGED",
+};
+
+const char *e2ee_event_name(enum e2ee_event_type type)
+{
+    size_t t = (size_t)type;
+    const char *name = NULL;
+    if (t < sizeof k_names / sizeof k_names[0])
+        name = k_names[t];
+    return name ? name : "E2EE_EVENT_UNKNOWN";
+}
+
+struct e2ee__event_item *e2ee__event_add(struct e2ee_client *c, enum e2ee_event_type type)
+{
+    struct e2ee__event_item *it = calloc(1, sizeof *it);
+    if (it && e2ee__vec_push(&c->events, it) != E2EE_OK) {
+        free(it);
+        it = NULL;
+    }
+    if (it)
+        it->ev.type = type;
+    else
+        e2ee__client_log(c, E2EE_LOG_ERROR, "out of memory: %s lost", e2ee_event_name(type));
+    return it;
+}
+
+const char *e2ee__event_str(struct e2ee__event_item *it, const char *s)
+{
+    char *copy = s ? strdup(s) : NULL;
+    if (copy && e2ee__vec_push(&it->owned, copy) != E2EE_OK) {
+        free(copy);
+        copy = NULL;
+    }
+    return !s ? NULL : copy ? copy : "";
+}
+
+int e2ee__event_data(struct e2ee__event_item *it, const uint8_t *data, size_t len)
+{
+    int rc = E2EE_OK;
+    it->data = malloc(len + 1);
+    if (!it->data) {
+        rc = E2EE_ERR_NOMEM;
+        goto done;
+    }
+    if (len)
+        memcpy(it->data, data, len);
+    it->data[len] = '\0';
+    it->data_len = len + 1;
+done:
+    return rc;
+}
+
+void e2ee__event_item_free(void *p)
+{
+    struct e2ee__event_item *it = p;
+    if (it) {
+        e2ee__vec_clear(&it->owned, NULL);
+        if (it->data) {
+            e2ee__wipe(it->data, it->data_len);
+            free(it->data);
+        }
+        free(it);
+    }
+}
+
+void e2ee__events_truncate(struct e2ee_client *c, size_t keep)
+{
+    while (c->events.n > keep)
+        e2ee__event_item_free(e2ee__vec_take(&c->events, c->events.n - 1));
+}
+
+void e2ee__event_error(struct e2ee_client *c, int code, const char *text, uint64_t req,
+                       const char *group)
+{
+    struct e2ee__event_item *it = e2ee__event_add(c, E2EE_EVENT_ERROR);
+    if (it) {
+        it->ev.error.code = code;
+        it->ev.error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
+        it->ev.error.request_id = req;
+        it->ev.error.group = e2ee__event_str(it, group);
+    }
+}
+
+void e2ee__event_e2ee_error(struct e2ee_client *c, int code, const char *text, uint64_t cmid,
+                            const char *from, const char *group)
+{
+    char hex[E2EE_MSG_ID_SIZE];
+    struct e2ee__event_item *it = e2ee__event_add(c, E2EE_EVENT_E2EE_ERROR);
+    e2ee__client_msg_id_hex(cmid, hex);
+    if (it) {
+        it->ev.e2ee_error.code = code;
+        it->ev.e2ee_error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
+        it->ev.e2ee_error.msg_id = cmid ? e2ee__event_str(it, hex) : NULL;
+        it->ev.e2ee_error.from = e2ee__event_str(it, from);
+        it->ev.e2ee_error.group = e2ee__event_str(it, group);
+    }
+    e2ee__client_log(c, E2EE_LOG_WARNING, "message %s from %s%s%s: %s",
+                     cmid ? hex : "-", from ? from : "-", group ? " in " : "",
+                     group ? group : "", e2ee_errname(code));
+}
+
+void e2ee__event_ack(struct e2ee_client *c, int group_kind, uint64_t msg_id, const char *to,
+                     const char *group, enum e2ee_ack_state state, int code)
+{
+    char hex[E2EE_MSG_ID_SIZE];
+    struct e2ee__event_item *it = NULL;
+
+    /* the client's own control messages are not the application's */
+    if (!(msg_id & E2EE__CLIENT_ID_CONTROL))
+        it = e2ee__event_add(c, group_kind ? E2EE_EVENT_GROUP_MESSAGE_ACK
+                                           : E2EE_EVENT_MESSAGE_ACK);
+    if (!it)
+        goto done;
+    e2ee__client_msg_id_hex(msg_id, hex);
+    it->ev.ack.msg_id = e2ee__event_str(it, hex);
+    it->ev.ack.from = e2ee__event_str(it, c->user_id);
+    it->ev.ack.to = e2ee__event_str(it, to);
+    it->ev.ack.group = e2ee__event_str(it, group);
+    it->ev.ack.state = state;
+    it->ev.ack.code = code;
+done:
+    return;
+}
+
+void e2ee__events_dispatch(struct e2ee_client *c, struct e2ee__vec *list)
+{
+    for (size_t i = 0; i < list->n; i++) {
+        struct e2ee__event_item *it = list->v[i];
+        c->event_cb(&it->ev, c->user_data);
+        e2ee__event_item_free(it);
+        list->v[i] = NULL;
+    }
+    e2ee__vec_clear(list, NULL);
+}

@@ -1,0 +1,299 @@
+/*
+ * e2ee client: pairwise sessions with peers (docs/PROTOCOL.md part 1), built on demand.
+ *
+ * A message to a peer without a session waits while the client fetches the peer's bundle
+ * from the relay (one fetch per peer at a time); the bundle's identity goes through the
+ * identity policy (peers.c), then X3DH starts the session. Every record change is saved in
+ * the pass's transaction, together with what caused it (the one-time prekey a pre-key
+ * message used is deleted in the same transaction).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client_internal.h"
+#include "wire/wire.h"
+
+static int load_record(struct e2ee_client *c, const char *user, e2ee__session_record **rec)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = e2ee__store_session_get(c->st, user, E2EE__CLIENT_DEVICE, &buf, &len);
+    if (rc == E2EE_OK)
+        rc = e2ee__session_record_deserialize(rec, buf, len);
+    else if (rc == E2EE_ERR_NOT_FOUND)
+        rc = e2ee__session_record_new(rec);
+    e2ee__store_blob_free(buf, len);
+    return rc;
+}
+
+static int save_record(struct e2ee_client *c, const char *user, const e2ee__session_record *rec)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = e2ee__session_record_serialize(rec, &buf, &len);
+    if (rc == E2EE_OK)
+        rc = e2ee__store_session_put(c->st, user, E2EE__CLIENT_DEVICE, buf, len);
+    e2ee__wire_buf_free(buf, len);
+    return rc;
+}
+
+int e2ee__pairwise_has_session(struct e2ee_client *c, const char *user, int *has)
+{
+    e2ee__session_record *rec = NULL;
+    int rc = load_record(c, user, &rec);
+    *has = rc == E2EE_OK && e2ee__session_record_has_session(rec);
+    e2ee__session_record_free(rec);
+    return rc;
+}
+
+int e2ee__pairwise_encrypt(struct e2ee_client *c, const char *user, const uint8_t *pt,
+                           size_t len, uint8_t **msg, size_t *msg_len)
+{
+    e2ee__session_record *rec = NULL;
+    int rc = load_record(c, user, &rec);
+
+    *msg = NULL;
+    *msg_len = 0;
+    if (rc == E2EE_OK)
+        rc = e2ee__session_encrypt(rec, &c->rng, pt, len, msg, msg_len);
+    if (rc == E2EE_OK)
+        rc = save_record(c, user, rec);
+    if (rc != E2EE_OK) {
+        free(*msg);
+        *msg = NULL;
+        *msg_len = 0;
+    }
+    e2ee__session_record_free(rec);
+    return rc;
+}
+
+/* A pre-key message names its sender's identity: check it against what we trust. */
+static int check_sender(struct e2ee_client *c, const char *user, const uint8_t *msg,
+                        size_t len)
+{
+    e2ee__pairwise_message_info info;
+    int rc = e2ee__pairwise_message_peek(msg, len, &info);
+    if (rc == E2EE_OK && info.is_prekey) {
+        rc = e2ee__identity_pub_verify(&info.sender_identity);
+        if (rc == E2EE_OK)
+            rc = e2ee__peer_observe(c, user, &info.sender_identity);
+    }
+    return rc;
+}
+
+int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_t *msg,
+                           size_t len, e2ee__session_decrypt_result *res)
+{
+    e2ee__session_record *rec = NULL;
+    e2ee__prekey_source src;
+    e2ee__address remote;
+    int rc = e2ee__peer_blocked(c, user) ? E2EE_ERR_UNTRUSTED_IDENTITY : E2EE_OK;
+
+    memset(res, 0, sizeof *res);
+    if (rc == E2EE_OK)
+        rc = check_sender(c, user, msg, len);
+    if (rc == E2EE_OK)
+        rc = e2ee__address_set(&remote, user, E2EE__CLIENT_DEVICE);
+    if (rc == E2EE_OK)
+        rc = load_record(c, user, &rec);
+    e2ee__keys_source(c, &src);
+    if (rc == E2EE_OK)
+        rc = e2ee__session_decrypt(rec, c->id, &c->addr, &remote, NULL, &src, msg, len, res);
+    if (rc == E2EE_OK && res->used_one_time_prekey) {
+        rc = e2ee__store_prekey_delete(c->st, res->one_time_prekey_id);
+        if (rc == E2EE_ERR_NOT_FOUND)
+            rc = E2EE_OK;
+    }
+    if (rc == E2EE_OK)
+        rc = save_record(c, user, rec);
+    if (rc != E2EE_OK)
+        e2ee__session_decrypt_result_cleanup(res);
+    e2ee__session_record_free(rec);
+    return rc;
+}
+
+/* ---- bundles ---- */
+
+/* The fetch for user (or, user NULL, with request id req); *at its index. */
+static struct e2ee__fetch *find_fetch(struct e2ee_client *c, const char *user, uint64_t req,
+                                      size_t *at)
+{
+    struct e2ee__fetch *found = NULL;
+    for (size_t i = 0; i < c->fetches.n && !found; i++) {
+        struct e2ee__fetch *f = c->fetches.v[i];
+        if ((user && strcmp(f->user, user) == 0) || (!user && f->req_id == req)) {
+            found = f;
+            if (at)
+                *at = i;
+        }
+    }
+    return found;
+}
+
+int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
+{
+    E2ee__ClientFrame f = E2EE__CLIENT_FRAME__INIT;
+    E2ee__RelayFetchBundle fb = E2EE__RELAY_FETCH_BUNDLE__INIT;
+    struct e2ee__fetch *fe = NULL;
+    int rc = E2EE_OK;
+
+    if (find_fetch(c, user, 0, NULL))
+        goto done;
+    fe = calloc(1, sizeof *fe);
+    if (!fe) {
+        rc = E2EE_ERR_NOMEM;
+        goto done;
+    }
+    e2ee__client_copy_id(fe->user, user);
+    fe->req_id = e2ee__client_req_id(c);
+    fb.user_id = fe->user;
+    fb.device_id = E2EE__CLIENT_DEVICE;
+    f.request_id = fe->req_id;
+    f.body_case = E2EE__CLIENT_FRAME__BODY_FETCH_BUNDLE;
+    f.fetch_bundle = &fb;
+    /* counted in the pacing, never held back by it: the messages behind it wait already */
+    (void)e2ee__client_token(c, e2ee__client_mono_ms());
+    rc = e2ee__client_frame(c, &f, 0);
+    if (rc == E2EE_OK)
+        rc = e2ee__vec_push(&c->fetches, fe);
+    e2ee__client_log(c, E2EE_LOG_DEBUG, "fetching the bundle of %s", user);
+    if (rc == E2EE_OK)
+        fe = NULL;
+done:
+    free(fe);
+    return rc;
+}
+
+const struct e2ee__peer_fail *e2ee__pairwise_failed(struct e2ee_client *c, const char *user,
+                                                    uint64_t now)
+{
+    const struct e2ee__peer_fail *found = NULL;
+    for (size_t i = 0; i < c->fails.n && !found; i++) {
+        struct e2ee__peer_fail *pf = c->fails.v[i];
+        if (pf->until_ms <= now) {
+            free(e2ee__vec_take(&c->fails, i));
+            i--;
+        } else if (strcmp(pf->user, user) == 0) {
+            found = pf;
+        }
+    }
+    return found;
+}
+
+static void set_fail(struct e2ee_client *c, const char *user, int code, int permanent,
+                     uint64_t ms)
+{
+    struct e2ee__peer_fail *pf = NULL;
+    for (size_t i = 0; i < c->fails.n && !pf; i++) {
+        if (strcmp(((struct e2ee__peer_fail *)c->fails.v[i])->user, user) == 0)
+            pf = c->fails.v[i];
+    }
+    if (!pf) {
+        pf = calloc(1, sizeof *pf);
+        if (pf && e2ee__vec_push(&c->fails, pf) == E2EE_OK) {
+            e2ee__client_copy_id(pf->user, user);
+        } else {
+            free(pf);
+            pf = NULL; /* out of memory: the peer is asked again, nothing else is lost */
+        }
+    }
+    if (pf) {
+        pf->code = code;
+        pf->permanent = permanent;
+        pf->until_ms = e2ee__client_mono_ms() + ms;
+    }
+}
+
+static int copy_key(uint8_t *dst, size_t n, ProtobufCBinaryData b)
+{
+    int ok = b.len == n && b.data;
+    if (ok)
+        memcpy(dst, b.data, n);
+    return ok;
+}
+
+/* RelayBundle -> e2ee__prekey_bundle, every length checked. */
+static int bundle_from_relay(const E2ee__RelayBundle *rb, const char *user,
+                             e2ee__prekey_bundle *b)
+{
+    int ok = rb && rb->user_id && strcmp(rb->user_id, user) == 0 &&
+             (rb->device_id == 0 || rb->device_id == E2EE__CLIENT_DEVICE) && rb->identity &&
+             rb->signed_prekey;
+    memset(b, 0, sizeof *b);
+    ok = ok && e2ee__address_set(&b->address, user, E2EE__CLIENT_DEVICE) == E2EE_OK;
+    ok = ok && copy_key(b->identity.sign_pk, 32, rb->identity->sign_key) &&
+         copy_key(b->identity.dh_pk, 32, rb->identity->dh_key) &&
+         copy_key(b->identity.dh_sig, 64, rb->identity->dh_signature);
+    ok = ok && copy_key(b->spk_pk, 32, rb->signed_prekey->public_key) &&
+         copy_key(b->spk_sig, 64, rb->signed_prekey->signature);
+    if (ok)
+        b->spk_id = rb->signed_prekey->id;
+    if (ok && rb->one_time_prekey) {
+        b->has_opk = 1;
+        b->opk_id = rb->one_time_prekey->id;
+        ok = copy_key(b->opk_pk, 32, rb->one_time_prekey->public_key);
+    }
+    return ok ? E2EE_OK : E2EE_ERR_DECODE;
+}
+
+/* Starts a session from a fetched bundle. Errors other than store failures are the peer's:
+ * returned in *peer_code with rc OK. */
+static int install_bundle(struct e2ee_client *c, const char *user, const E2ee__RelayBundle *rb,
+                          int *peer_code)
+{
+    e2ee__prekey_bundle b;
+    e2ee__session_record *rec = NULL;
+    int rc = E2EE_OK;
+
+    *peer_code = bundle_from_relay(rb, user, &b);
+    if (*peer_code == E2EE_OK)
+        *peer_code = e2ee__prekey_bundle_verify(&b);
+    if (*peer_code == E2EE_OK) {
+        rc = e2ee__peer_observe(c, user, &b.identity);
+        if (rc == E2EE_ERR_UNTRUSTED_IDENTITY) {
+            *peer_code = rc;
+            rc = E2EE_OK;
+        }
+    }
+    if (rc == E2EE_OK && *peer_code == E2EE_OK)
+        rc = load_record(c, user, &rec);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK)
+        *peer_code = e2ee__session_initiate(rec, c->id, &c->addr, &b, &c->rng);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK)
+        rc = save_record(c, user, rec);
+    e2ee__session_record_free(rec);
+    return rc;
+}
+
+int e2ee__pairwise_on_result(struct e2ee_client *c, const E2ee__RelayResult *r, int *handled)
+{
+    size_t at = 0;
+    struct e2ee__fetch *fe = r->request_id ? find_fetch(c, NULL, r->request_id, &at) : NULL;
+    int rc = E2EE_OK, code = r->code;
+
+    *handled = fe != NULL;
+    if (!fe)
+        goto done;
+    e2ee__vec_take(&c->fetches, at);
+    if (code == E2EE_OK)
+        rc = install_bundle(c, fe->user,
+                            r->body_case == E2EE__RELAY_RESULT__BODY_BUNDLE ? r->bundle : NULL,
+                            &code);
+    if (code == E2EE_ERR_NOT_FOUND || code == E2EE_ERR_RATE_LIMITED ||
+        code == E2EE_ERR_STORE || code == E2EE_ERR_UNAVAILABLE || code == E2EE_ERR_NOMEM)
+        set_fail(c, fe->user, code, 0, E2EE__CLIENT_BUNDLE_WAIT_MS);
+    else if (code != E2EE_OK)
+        set_fail(c, fe->user, code, 1, E2EE__CLIENT_BUNDLE_FAIL_MS);
+    if (code != E2EE_OK)
+        e2ee__client_log(c, E2EE_LOG_WARNING, "no session with %s: %s", fe->user,
+                         e2ee_errname(code));
+    c->pump_dirty = 1;
+    free(fe);
+done:
+    return rc;
+}
+
+void e2ee__pairwise_reset(struct e2ee_client *c)
+{
+    e2ee__vec_clear(&c->fetches, NULL);
+}
