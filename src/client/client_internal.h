@@ -36,11 +36,6 @@
 #include "proto/sender_key_record.h"
 #include "proto/session.h"
 #include "store/store.h"
-/* proto/identity.h defines E2EE_USER_ID_MAX as the pairwise layer's 255-byte address limit;
- * the public API's (and the relay's) limit is 64. Its structs are declared above with its
- * value; from here on the name means the public limit. Including e2ee/client.h before the
- * proto headers fails to compile (redefinition), so the order cannot silently flip. */
-#undef E2EE_USER_ID_MAX
 #include "e2ee/client.h"
 
 /* ---- limits and tunables ---- */

@@ -25,8 +25,8 @@ int e2ee__address_set(e2ee__address *out, const char *user_id, uint32_t device_i
     memset(out, 0, sizeof *out);
     if (!user_id)
         return E2EE_ERR_ARG;
-    size_t n = strnlen(user_id, E2EE_USER_ID_MAX + 1);
-    if (n == 0 || n > E2EE_USER_ID_MAX)
+    size_t n = strnlen(user_id, E2EE_ADDRESS_USER_ID_MAX + 1);
+    if (n == 0 || n > E2EE_ADDRESS_USER_ID_MAX)
         return E2EE_ERR_LENGTH;
     memcpy(out->user_id, user_id, n);
     out->device_id = device_id;

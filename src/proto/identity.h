@@ -24,8 +24,8 @@
 #define E2EE_IDENTITY_RECORD_MAX 512   /* longest serialized identity record accepted */
 #define E2EE_IDENTITY_KEY_MAX 256      /* longest serialized public identity accepted */
 
-/* Longest user id in bytes (ids are 1..E2EE_USER_ID_MAX bytes without NUL). */
-#define E2EE_USER_ID_MAX 255
+/* Longest user id in bytes (ids are 1..E2EE_ADDRESS_USER_ID_MAX bytes without NUL). */
+#define E2EE_ADDRESS_USER_ID_MAX 255
 /* The only device id in use today (multi-device room: carried everywhere already). */
 #define E2EE_DEVICE_ID_DEFAULT 1
 
@@ -41,13 +41,13 @@ typedef struct e2ee__identity e2ee__identity;
 
 /* A (user, device) pair. Plain value type; user_id is NUL-terminated. */
 typedef struct e2ee__address {
-    char user_id[E2EE_USER_ID_MAX + 1];
+    char user_id[E2EE_ADDRESS_USER_ID_MAX + 1];
     uint32_t device_id;
 } e2ee__address;
 
 /*
  * Sets *out to (user_id, device_id). E2EE_ERR_ARG on NULL, E2EE_ERR_LENGTH when user_id is
- * empty or longer than E2EE_USER_ID_MAX bytes. *out is zeroed on failure.
+ * empty or longer than E2EE_ADDRESS_USER_ID_MAX bytes. *out is zeroed on failure.
  */
 E2EE_MUST_CHECK int e2ee__address_set(e2ee__address *out, const char *user_id,
                                       uint32_t device_id);

@@ -332,7 +332,7 @@ int e2ee__prekey_bundle_serialize(const e2ee__prekey_bundle *b, uint8_t **out, s
     sp.signature = (ProtobufCBinaryData){sizeof b->spk_sig, (uint8_t *)b->spk_sig};
     m.has_version = m.has_user_id = m.has_device_id = 1;
     m.version = E2EE_PREKEY_VERSION;
-    m.user_id = (ProtobufCBinaryData){strnlen(b->address.user_id, E2EE_USER_ID_MAX),
+    m.user_id = (ProtobufCBinaryData){strnlen(b->address.user_id, E2EE_ADDRESS_USER_ID_MAX),
                                       (uint8_t *)b->address.user_id};
     m.device_id = b->address.device_id;
     m.identity = &ik;

@@ -69,7 +69,7 @@ int e2ee__pwcodec_user_id_from(e2ee__address *out, protobuf_c_boolean has,
                                const ProtobufCBinaryData *b)
 {
     memset(out->user_id, 0, sizeof out->user_id);
-    if (!has || !b || b->len == 0 || b->len > E2EE_USER_ID_MAX || !b->data)
+    if (!has || !b || b->len == 0 || b->len > E2EE_ADDRESS_USER_ID_MAX || !b->data)
         return 0;
     if (memchr(b->data, 0, b->len))
         return 0;
@@ -80,7 +80,7 @@ int e2ee__pwcodec_user_id_from(e2ee__address *out, protobuf_c_boolean has,
 size_t e2ee__pwcodec_binding(uint8_t *out, const e2ee__address *addr,
                              const e2ee__identity_pub *pub)
 {
-    size_t ulen = strnlen(addr->user_id, E2EE_USER_ID_MAX);
+    size_t ulen = strnlen(addr->user_id, E2EE_ADDRESS_USER_ID_MAX);
     size_t off = 0;
     out[off++] = (uint8_t)ulen;
     memcpy(out + off, addr->user_id, ulen);

@@ -16,7 +16,7 @@
  * Identity binding (docs/PROTOCOL.md 1.2):
  *   u8 len(user_id) || user_id || u32be device_id || sign_pk (32) || dh_pk (32)
  */
-#define E2EE_PWCODEC_BINDING_MAX (1 + E2EE_USER_ID_MAX + 4 + 32 + 32)
+#define E2EE_PWCODEC_BINDING_MAX (1 + E2EE_ADDRESS_USER_ID_MAX + 4 + 32 + 32)
 
 void e2ee__pwcodec_be32(uint8_t out[4], uint32_t v);
 
@@ -39,7 +39,7 @@ void e2ee__pwcodec_identity_to_msg(E2ee__IdentityKey *m, const e2ee__identity_pu
 /* Copies a decoded IdentityKey into *out with every length checked: 1 on success, else 0. */
 int e2ee__pwcodec_identity_from_msg(e2ee__identity_pub *out, const E2ee__IdentityKey *m);
 
-/* Sets out->user_id from a decoded bytes field (1..E2EE_USER_ID_MAX, no NUL): 1 or 0. */
+/* Sets out->user_id from a decoded bytes field (1..E2EE_ADDRESS_USER_ID_MAX, no NUL): 1 or 0. */
 int e2ee__pwcodec_user_id_from(e2ee__address *out, protobuf_c_boolean has,
                                const ProtobufCBinaryData *b);
 

@@ -37,7 +37,7 @@
 /* Longest plaintext of one message. */
 #define E2EE_RATCHET_MAX_PLAINTEXT (1u << 20)
 /* Longest associated data: label, two bindings, header. */
-#define E2EE_RATCHET_AD_MAX (sizeof E2EE_RATCHET_AD_LABEL - 1 + 2 * (1 + E2EE_USER_ID_MAX + 68) \
+#define E2EE_RATCHET_AD_MAX (sizeof E2EE_RATCHET_AD_LABEL - 1 + 2 * (1 + E2EE_ADDRESS_USER_ID_MAX + 68) \
                              + E2EE_RATCHET_HEADER_LEN)
 
 typedef struct e2ee__ratchet_header {

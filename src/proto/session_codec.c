@@ -29,7 +29,7 @@ static void pack_binding(E2ee__IdentityBinding *b, E2ee__IdentityKey *k,
 {
     e2ee__pwcodec_identity_to_msg(k, id);
     b->has_user_id = b->has_device_id = 1;
-    b->user_id = bin((const uint8_t *)addr->user_id, strnlen(addr->user_id, E2EE_USER_ID_MAX));
+    b->user_id = bin((const uint8_t *)addr->user_id, strnlen(addr->user_id, E2EE_ADDRESS_USER_ID_MAX));
     b->device_id = addr->device_id;
     b->identity = k;
 }

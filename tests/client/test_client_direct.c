@@ -9,8 +9,6 @@
 
 #include "proto/session.h"
 #include "store/store.h"
-/* proto/identity.h names its 255-byte address limit like the API's 64-byte user id limit */
-#undef E2EE_USER_ID_MAX
 #include "clienttest.h"
 #include "testutil.h"
 

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
-#undef E2EE_USER_ID_MAX
 #include "clienttest.h"
 #include "testutil.h"
 

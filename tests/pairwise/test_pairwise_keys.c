@@ -63,12 +63,12 @@ static void test_address(void **state)
 {
     (void)state;
     e2ee__address a, b;
-    char longid[E2EE_USER_ID_MAX + 2];
+    char longid[E2EE_ADDRESS_USER_ID_MAX + 2];
     memset(longid, 'u', sizeof longid);
-    longid[E2EE_USER_ID_MAX + 1] = '\0';
+    longid[E2EE_ADDRESS_USER_ID_MAX + 1] = '\0';
     assert_int_equal(e2ee__address_set(&a, "", 1), E2EE_ERR_LENGTH);
     assert_int_equal(e2ee__address_set(&a, longid, 1), E2EE_ERR_LENGTH);
-    longid[E2EE_USER_ID_MAX] = '\0';
+    longid[E2EE_ADDRESS_USER_ID_MAX] = '\0';
     assert_int_equal(e2ee__address_set(&a, longid, 1), E2EE_OK);
     assert_int_equal(e2ee__address_set(&a, NULL, 1), E2EE_ERR_ARG);
     assert_int_equal(e2ee__address_set(&a, "alice", 1), E2EE_OK);
