@@ -1,0 +1,173 @@
+/*
+ * e2ee-chat: what the UI thread keeps track of.
+ *  - Outgoing messages (a ring of the last CHAT_SENT_KEEP): the destination and a snippet
+ *    for the terminal's ack lines, and whether the relay answered, for the wait at exit.
+ *  - Group requests not answered yet (their request ids), for the same wait.
+ *  - Scripted mode: the event lines printed and not yet consumed by a /wait.
+ */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+static void copy_trunc(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* The snippet: up to CHAT_SNIPPET_MAX bytes, cut on a UTF-8 boundary, with "..." if cut. */
+static void make_snippet(char *dst, const char *text)
+{
+    size_t n = strlen(text);
+    if (n <= CHAT_SNIPPET_MAX) {
+        memcpy(dst, text, n + 1);
+        return;
+    }
+    n = CHAT_SNIPPET_MAX;
+    while (n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(dst, text, n);
+    memcpy(dst + n, "...", 4);
+}
+
+void chat_track_sent(struct chat *ch, const char *id, const char *dest, const char *text)
+{
+    struct chat_sent *s;
+    if (!ch->sent) {
+        ch->sent = calloc(CHAT_SENT_KEEP, sizeof *ch->sent);
+        if (!ch->sent) {
+            ch->unacked++; /* still waited for at exit, though never matched */
+            return;
+        }
+    }
+    s = &ch->sent[ch->sent_head];
+    if (ch->n_sent == CHAT_SENT_KEEP && !s->acked)
+        ch->unacked--; /* overwritten before its ack: stop waiting for it */
+    if (ch->n_sent < CHAT_SENT_KEEP)
+        ch->n_sent++;
+    ch->sent_head = (ch->sent_head + 1) % CHAT_SENT_KEEP;
+    copy_trunc(s->id, sizeof s->id, id);
+    copy_trunc(s->dest, sizeof s->dest, dest);
+    make_snippet(s->snippet, text);
+    s->acked = 0;
+    ch->unacked++;
+}
+
+const struct chat_sent *chat_find_sent(const struct chat *ch, const char *id)
+{
+    for (size_t i = 0; i < ch->n_sent; i++)
+        if (strcmp(ch->sent[i].id, id) == 0)
+            return &ch->sent[i];
+    return NULL;
+}
+
+void chat_track_request(struct chat *ch, uint64_t req)
+{
+    if (ch->n_reqs == ch->cap_reqs) {
+        size_t cap = ch->cap_reqs ? ch->cap_reqs * 2 : 16;
+        uint64_t *r = realloc(ch->reqs, cap * sizeof *r);
+        if (!r)
+            return; /* not waited for at exit; the event still prints */
+        ch->reqs = r;
+        ch->cap_reqs = cap;
+    }
+    ch->reqs[ch->n_reqs++] = req;
+}
+
+static void answer_request(struct chat *ch, uint64_t req)
+{
+    for (size_t i = 0; req && i < ch->n_reqs; i++) {
+        if (ch->reqs[i] == req) {
+            ch->reqs[i] = ch->reqs[--ch->n_reqs];
+            return;
+        }
+    }
+}
+
+static void answer_message(struct chat *ch, const char *id)
+{
+    struct chat_sent *s = (struct chat_sent *)chat_find_sent(ch, id ? id : "");
+    if (s && !s->acked) {
+        s->acked = 1;
+        ch->unacked--;
+    }
+}
+
+void chat_track_event(struct chat *ch, const struct chat_ev *e)
+{
+    if (e->is_log)
+        return;
+    switch (e->type) {
+    case E2EE_EVENT_MESSAGE_ACK:
+    case E2EE_EVENT_GROUP_MESSAGE_ACK:
+        answer_message(ch, e->msg_id);
+        break;
+    case E2EE_EVENT_ERROR:
+    case E2EE_EVENT_GROUP_CREATED:
+    case E2EE_EVENT_GROUP_DELETED:
+    case E2EE_EVENT_GROUP_JOIN:
+    case E2EE_EVENT_GROUP_LEAVE:
+        answer_request(ch, e->request_id);
+        break;
+    default:
+        break;
+    }
+}
+
+size_t chat_pending(const struct chat *ch)
+{
+    return ch->unacked + ch->n_reqs;
+}
+
+void chat_hist_add(struct chat *ch, const char *line)
+{
+    char *copy;
+    if (ch->n_hist == CHAT_HISTORY_MAX) {
+        free(ch->hist[0]);
+        memmove(ch->hist, ch->hist + 1, (ch->n_hist - 1) * sizeof *ch->hist);
+        ch->n_hist--;
+    }
+    if (ch->n_hist == ch->cap_hist) {
+        size_t cap = ch->cap_hist ? ch->cap_hist * 2 : 64;
+        char **h = realloc(ch->hist, cap * sizeof *h);
+        if (!h)
+            return;
+        ch->hist = h;
+        ch->cap_hist = cap;
+    }
+    copy = strdup(line);
+    if (copy)
+        ch->hist[ch->n_hist++] = copy;
+}
+
+int chat_hist_consume(struct chat *ch, const char *pattern)
+{
+    for (size_t i = 0; i < ch->n_hist; i++) {
+        if (fnmatch(pattern, ch->hist[i], 0) == 0) {
+            free(ch->hist[i]);
+            memmove(ch->hist + i, ch->hist + i + 1, (ch->n_hist - i - 1) * sizeof *ch->hist);
+            ch->n_hist--;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void chat_track_free(struct chat *ch)
+{
+    for (size_t i = 0; i < ch->n_hist; i++)
+        free(ch->hist[i]);
+    free(ch->hist);
+    free(ch->reqs);
+    if (ch->sent)
+        explicit_bzero(ch->sent, CHAT_SENT_KEEP * sizeof *ch->sent);
+    free(ch->sent);
+    ch->hist = NULL;
+    ch->reqs = NULL;
+    ch->sent = NULL;
+}
