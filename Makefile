@@ -28,7 +28,9 @@ asan: deps
 bench: build
 	sh scripts/bench.sh $(BUILD)
 
-demo: build
+demo:
+	@sh scripts/deps.sh demo
+	$(MAKE) build
 	sh scripts/demo.sh $(BUILD)
 
 clean:
