@@ -65,7 +65,7 @@ static void run_lines(struct chat *ch, struct script *s)
             break;
         }
     }
-    if (s->off == s->in.len) { /* all run: start the buffer over */
+    if (s->off == s->in.len && s->in.p) { /* all run: start the buffer over */
         explicit_bzero(s->in.p, s->in.cap);
         sb_reset(&s->in);
         s->off = 0;
