@@ -15,13 +15,24 @@
 
 #include "client/client_internal.h"
 
+/* A call is finished; a blocking caller sees it done once the pass's events (its own
+ * among them) have been delivered (e2ee__calls_release). */
 static void call_done(struct e2ee_client *c, size_t at, int code)
 {
     struct e2ee__call *call = c->calls.v[at];
-    call->state = E2EE__CALL_DONE;
+    call->state = E2EE__CALL_FINISHING;
     call->code = code;
     if (!call->waiter)
         free(e2ee__vec_take(&c->calls, at)); /* nobody waits: the events said it all */
+}
+
+void e2ee__calls_release(struct e2ee_client *c)
+{
+    for (size_t i = 0; i < c->calls.n; i++) {
+        struct e2ee__call *call = c->calls.v[i];
+        if (call->state == E2EE__CALL_FINISHING)
+            call->state = E2EE__CALL_DONE;
+    }
 }
 
 static int call_check(e2ee_client *c, enum e2ee__call_kind kind, const char *group,
@@ -162,6 +173,10 @@ static int call_wait(e2ee_client *c, enum e2ee__call_kind kind, const char *grou
     pthread_mutex_lock(&c->mu);
     wait_done(c, call, e2ee__client_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0));
     if (call->state == E2EE__CALL_DONE) {
+        rc = call->code;
+        free(e2ee__vec_take(&c->calls, call_index(c, call)));
+    } else if (call->state == E2EE__CALL_FINISHING) {
+        /* finished, its events being delivered right now: the answer is known */
         rc = call->code;
         free(e2ee__vec_take(&c->calls, call_index(c, call)));
     } else {

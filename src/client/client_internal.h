@@ -216,7 +216,9 @@ enum e2ee__call_kind {
 enum e2ee__call_state {
     E2EE__CALL_QUEUED = 0, /* waits for a login */
     E2EE__CALL_SENT,       /* sent on this connection */
-    E2EE__CALL_DONE,       /* answered (code), and the event seen or not coming */
+    E2EE__CALL_FINISHING,  /* answered (code), and the event seen or not coming; the events
+                            * of the pass are being delivered */
+    E2EE__CALL_DONE,       /* ... and delivered: a blocking caller may return */
 };
 
 struct e2ee__call {
@@ -298,6 +300,7 @@ struct e2ee_client {
     uint8_t nonce[32];          /* the latest challenge's nonce, until answered */
     int have_nonce;
     char relay_id[E2EE__CLIENT_ID_BUF];
+    char cursor_prefix[20];     /* cursors are per relay: 16 hex of SHA-256(relay id) + "/" */
     size_t max_frame;           /* the relay's max_frame_size */
     uint64_t publish_req;       /* prekey publication in flight, or 0 */
     int txn;                    /* a store transaction is open */
@@ -495,6 +498,8 @@ int e2ee__group_own_distribution(struct e2ee_client *c, const char *group, uint8
 /* ---- deliveries.c ---- */
 
 int e2ee__deliveries_handle(struct e2ee_client *c, const E2ee__RelayDeliveries *d);
+/* The store's name of a stream's cursor on the current relay (buf: E2EE__STORE_ID_MAX + 1). */
+void e2ee__deliveries_cursor_name(struct e2ee_client *c, const char *stream, char *buf);
 /* Records (from, msg_id) as seen; *first = 0 when it was seen before (drop it). */
 int e2ee__deliveries_first_sight(struct e2ee_client *c, const char *from, uint64_t msg_id,
                                  int *first);
@@ -539,5 +544,7 @@ uint64_t e2ee__calls_match(struct e2ee_client *c, enum e2ee__call_kind kind, con
                            const char *user);
 /* The connection ended: calls in flight end as E2EE_ERR_CLOSED. */
 void e2ee__calls_on_down(struct e2ee_client *c);
+/* After a pass's events were delivered: finished calls become done (mu held). */
+void e2ee__calls_release(struct e2ee_client *c);
 
 #endif

@@ -8,6 +8,7 @@
  * the pass's transaction, and the acks go out after its commit: an item acked is an item
  * whose effects are stored.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,13 +153,21 @@ static int handle_item(struct e2ee_client *c, const E2ee__RelayDelivery *d, int 
     return rc;
 }
 
-/* The store's name of a stream's cursor: the group id, or a name no id can take for the
- * inbox (the relay names it ""; store ids are never empty). */
+/* A stream's cursor is named for the relay (sequence numbers are a relay's: a client moved to
+ * another relay, or to one that lost its store, starts over) and for the stream: the group
+ * id, or a name no id can take for the inbox (the relay names it ""). */
 #define INBOX_CURSOR "#inbox"
+
+void e2ee__deliveries_cursor_name(struct e2ee_client *c, const char *stream, char *buf)
+{
+    snprintf(buf, E2EE__STORE_ID_MAX + 1, "%s%s", c->cursor_prefix,
+             stream[0] ? stream : INBOX_CURSOR);
+}
 
 static int delivery(struct e2ee_client *c, const E2ee__RelayDelivery *d)
 {
     const char *stream = d->group_id ? d->group_id : "";
+    char name[E2EE__STORE_ID_MAX + 1];
     uint64_t cursor = 0;
     int held = 0;
     int rc = stream[0] == '\0' || e2ee__client_id_valid(stream) ? E2EE_OK : E2EE_ERR_DECODE;
@@ -168,13 +177,14 @@ static int delivery(struct e2ee_client *c, const E2ee__RelayDelivery *d)
         rc = E2EE_OK;
         goto done;
     }
-    rc = e2ee__store_cursor_get(c->st, stream[0] ? stream : INBOX_CURSOR, &cursor);
+    e2ee__deliveries_cursor_name(c, stream, name);
+    rc = e2ee__store_cursor_get(c->st, name, &cursor);
     if (rc == E2EE_OK && d->seq <= cursor && stream[0])
         rc = e2ee__pending_seq_held(c, stream, d->seq, &held);
     if (rc == E2EE_OK && (d->seq > cursor || held))
         rc = handle_item(c, d, held);
     if (rc == E2EE_OK && d->seq > cursor)
-        rc = e2ee__store_cursor_advance(c->st, stream[0] ? stream : INBOX_CURSOR, d->seq);
+        rc = e2ee__store_cursor_advance(c->st, name, d->seq);
     if (rc == E2EE_OK)
         rc = e2ee__client_ack_later(c, stream, d->seq);
 done:

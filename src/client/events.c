@@ -125,7 +125,7 @@ void e2ee__event_e2ee_error(struct e2ee_client *c, int code, const char *text, u
     it->ev.e2ee_error.msg_id = cmid ? e2ee__event_str(it, hex) : NULL;
     it->ev.e2ee_error.from = e2ee__event_str(it, from);
     it->ev.e2ee_error.group = e2ee__event_str(it, group);
-    e2ee__client_log(c, E2EE_LOG_WARNING, "message %s from %s%s%s dropped: %s",
+    e2ee__client_log(c, E2EE_LOG_WARNING, "message %s from %s%s%s: %s",
                      cmid ? hex : "-", from ? from : "-", group ? " in " : "",
                      group ? group : "", e2ee_errname(code));
 }

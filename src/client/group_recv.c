@@ -173,10 +173,12 @@ static int forget_missing(struct e2ee_client *c, const char *group, uint64_t seq
 
 static int pending_remove(struct e2ee_client *c, struct e2ee__pending *pe)
 {
+    char name[E2EE__STORE_ID_MAX + 1];
     uint64_t cursor = 0;
     int rc = seqs_change(c, pe->group, pe->seq, 0);
+    e2ee__deliveries_cursor_name(c, pe->group, name);
     if (rc == E2EE_OK)
-        rc = e2ee__store_cursor_get(c->st, pe->group, &cursor);
+        rc = e2ee__store_cursor_get(c->st, name, &cursor);
     if (rc == E2EE_OK && cursor)
         rc = e2ee__client_ack_later(c, pe->group, cursor); /* the stream may move on now */
     for (size_t i = 0; i < c->pending.n; i++) {
@@ -564,7 +566,7 @@ int e2ee__pending_timers(struct e2ee_client *c, uint64_t now)
     int rc = E2EE_OK;
     for (size_t i = 0; rc == E2EE_OK && i < c->pending.n;) {
         struct e2ee__pending *pe = c->pending.v[i];
-        if (now - pe->since_ms < c->pending_timeout_ms) {
+        if (now < pe->since_ms + c->pending_timeout_ms) {
             i++;
             continue;
         }

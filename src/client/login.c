@@ -108,6 +108,7 @@ done:
 
 int e2ee__login_on_challenge(struct e2ee_client *c, const E2ee__RelayChallenge *ch)
 {
+    uint8_t digest[E2EE_SHA256_LEN];
     int rc = E2EE_OK;
     if (c->conn != E2EE__CONN_OPEN)
         goto done; /* logged in already: a challenge follows only refused logins */
@@ -117,6 +118,11 @@ int e2ee__login_on_challenge(struct e2ee_client *c, const E2ee__RelayChallenge *
         goto done;
     }
     e2ee__client_copy_id(c->relay_id, ch->relay_id);
+    if (e2ee__sha256(digest, (const uint8_t *)c->relay_id, strlen(c->relay_id)) != E2EE_OK)
+        goto done;
+    e2ee__client_hex(digest, 8, c->cursor_prefix);
+    c->cursor_prefix[16] = '/';
+    c->cursor_prefix[17] = '\0';
     memcpy(c->nonce, ch->nonce.data, sizeof c->nonce);
     c->have_nonce = 1;
     if (ch->limits && ch->limits->max_frame_size > 0)

@@ -285,13 +285,17 @@ static void process(struct e2ee_client *c)
     c->reconnect_needed = 0;
     events = c->events;
     memset(&c->events, 0, sizeof c->events);
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     /* closes this connection (the relay delivers again what was not acked); the transport
      * callback asks for a new one when the close is done (e2ee__login_net_cb) */
     if (recycle)
         (void)e2ee__net_disconnect(c->net);
     e2ee__events_dispatch(c, &events);
+    /* blocking calls return once their events have been delivered */
+    pthread_mutex_lock(&c->mu);
+    e2ee__calls_release(c);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- loop ownership ---- */

@@ -428,6 +428,9 @@ static int pump_item(struct e2ee_client *c, const struct e2ee__store_outgoing *o
         rc = e2ee__group_prepare(c, o, id, now, fl, &prep, &code);
     else
         rc = direct_prepare(c, o, id, now, fl, &prep, &code);
+    e2ee__client_log(c, E2EE_LOG_DEBUG, "message %s to %s: %s (%s)", o->msg_id, o->target,
+                     prep == E2EE__PREP_READY ? "sent" : prep == E2EE__PREP_WAIT ? "waits" : "fails",
+                     e2ee_errname(rc != E2EE_OK ? rc : code));
     if (rc != E2EE_OK)
         goto done;
     if (prep == E2EE__PREP_READY) {

@@ -152,6 +152,7 @@ int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
     rc = e2ee__client_frame(c, &f, 0);
     if (rc == E2EE_OK)
         rc = e2ee__vec_push(&c->fetches, fe);
+    e2ee__client_log(c, E2EE_LOG_DEBUG, "fetching the bundle of %s", user);
     if (rc == E2EE_OK)
         fe = NULL;
 done:

@@ -215,6 +215,11 @@ static void on_event(const struct e2ee_event *ev, void *user)
 static void on_log(enum e2ee_log_level level, const char *line, void *user)
 {
     struct ct_client *cl = user;
+    if (cl->log_watch && strstr(line, cl->log_watch)) {
+        pthread_mutex_lock(&cl->mu);
+        cl->log_hits++;
+        pthread_mutex_unlock(&cl->mu);
+    }
     if (getenv("E2EE_CLIENT_TEST_LOG"))
         fprintf(stderr, "[%s %d] %s\n", cl->name, (int)level, line);
 }
@@ -271,7 +276,7 @@ struct ct_client *ct_client_new(const struct rt_relay *r, const char *name,
     cl->cfg.user_data = cl;
     cl->cfg.log_cb = on_log;
     cl->cfg.log_user_data = cl;
-    cl->cfg.log_level = getenv("E2EE_CLIENT_TEST_LOG") ? E2EE_LOG_DEBUG : E2EE_LOG_ERROR;
+    cl->cfg.log_level = E2EE_LOG_DEBUG;
     start(cl, !o->no_connect);
     return cl;
 }
@@ -353,6 +358,12 @@ static size_t count_locked(struct ct_client *cl, const struct ct_match *m, size_
 
 size_t ct_wait_n(struct ct_client *cl, const struct ct_match *m, size_t n, int timeout_ms)
 {
+    return ct_wait_n_since(cl, m, 0, n, timeout_ms);
+}
+
+size_t ct_wait_n_since(struct ct_client *cl, const struct ct_match *m, size_t mark, size_t n,
+                       int timeout_ms)
+{
     struct timespec ts;
     size_t k;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -363,9 +374,9 @@ size_t ct_wait_n(struct ct_client *cl, const struct ct_match *m, size_t n, int t
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&cl->mu);
-    while ((k = count_locked(cl, m, 0, NULL, 0)) < n) {
+    while ((k = count_locked(cl, m, mark, NULL, 0)) < n) {
         if (pthread_cond_timedwait(&cl->cv, &cl->mu, &ts) == ETIMEDOUT) {
-            k = count_locked(cl, m, 0, NULL, 0);
+            k = count_locked(cl, m, mark, NULL, 0);
             break;
         }
     }
@@ -406,6 +417,20 @@ size_t ct_count_since(struct ct_client *cl, const struct ct_match *m, size_t mar
     size_t k = count_locked(cl, m, mark, NULL, 0);
     pthread_mutex_unlock(&cl->mu);
     return k;
+}
+
+void ct_dump(struct ct_client *cl, size_t mark)
+{
+    pthread_mutex_lock(&cl->mu);
+    fprintf(stderr, "%s: %zu events since the mark:\n", cl->name, cl->n - mark);
+    for (size_t i = mark; i < cl->n; i++)
+        fprintf(stderr, "  %s code=%s group=%s user=%s from=%s to=%s state=%d\n",
+                e2ee_event_name(cl->ev[i]->type), e2ee_errname(cl->ev[i]->code),
+                cl->ev[i]->group ? cl->ev[i]->group : "-",
+                cl->ev[i]->user ? cl->ev[i]->user : "-",
+                cl->ev[i]->from ? cl->ev[i]->from : "-", cl->ev[i]->to ? cl->ev[i]->to : "-",
+                cl->ev[i]->state);
+    pthread_mutex_unlock(&cl->mu);
 }
 
 void ct_expect(struct ct_client *cl, const struct ct_match *m)

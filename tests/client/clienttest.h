@@ -51,6 +51,9 @@ struct ct_client {
     void (*hook)(struct ct_client *cl, const struct e2ee_event *ev);
     void *hook_data;
     int hook_result; /* for the hook's own use */
+    /* log lines containing log_watch (set by the test) are counted in log_hits */
+    const char *log_watch;
+    int log_hits;
 };
 
 /* What an event must have to match; NULL / 0 fields match anything. */
@@ -98,6 +101,11 @@ const struct ct_event *ct_nth(struct ct_client *cl, const struct ct_match *m, si
 /* Number of events recorded so far (a mark for ct_count_since). */
 size_t ct_mark(struct ct_client *cl);
 size_t ct_count_since(struct ct_client *cl, const struct ct_match *m, size_t mark);
+/* Waits until at least n events recorded after mark match. Returns the number seen. */
+size_t ct_wait_n_since(struct ct_client *cl, const struct ct_match *m, size_t mark, size_t n,
+                       int timeout_ms);
+/* Prints the events recorded after mark (for failure messages). */
+void ct_dump(struct ct_client *cl, size_t mark);
 
 /* Shorthands (fail the test when the event does not come). */
 void ct_expect(struct ct_client *cl, const struct ct_match *m);
