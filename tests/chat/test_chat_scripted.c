@@ -108,6 +108,25 @@ static void test_group_chat(void **state)
     cp_say(b, "/sleep 500");
     assert_int_equal(cp_count(b, "*after bob left*", 300), 0);
 
+    /* back in, then removed by the owner, then in again until the owner deletes the group */
+    cp_say(b, "/join gc-team");
+    cp_expect(b, "joined gc-team members gc-alice,gc-bob owner gc-alice epoch *", CP_WAIT_MS);
+    cp_expect(a, "member-joined gc-team gc-bob epoch *", CP_WAIT_MS);
+    cp_say(b, "/remove gc-team gc-alice");
+    cp_expect(b, "error E2EE_ERR_NOT_OWNER*", CP_WAIT_MS);
+    cp_say(a, "/remove gc-team gc-bob");
+    cp_expect(b, "removed gc-team by gc-alice epoch *", CP_WAIT_MS);
+    cp_expect(a, "member-removed gc-team gc-bob by gc-alice epoch *", CP_WAIT_MS);
+    cp_say(b, "/join gc-team");
+    cp_expect(a, "member-joined gc-team gc-bob epoch *", CP_WAIT_MS);
+    cp_say(b, "/delete gc-team");
+    cp_expect(b, "error E2EE_ERR_NOT_OWNER*", CP_WAIT_MS);
+    cp_say(a, "/delete gc-team");
+    cp_expect(a, "deleted gc-team by gc-alice", CP_WAIT_MS);
+    cp_expect(b, "deleted gc-team by gc-alice", CP_WAIT_MS);
+    cp_say(a, "/groups");
+    cp_expect(a, "groups", CP_WAIT_MS);
+
     cp_close_input(a);
     cp_close_input(b);
     assert_int_equal(cp_wait_exit(a, CP_WAIT_MS), 0);

@@ -55,6 +55,14 @@ struct chat_sent {
     int acked;                        /* the relay answered (sent or failed) */
 };
 
+/* A group request not answered yet. A removal is answered by the MEMBER_LEAVE event of the
+ * removed user, which carries no request id (see the report on the API). */
+struct chat_req {
+    uint64_t id;
+    char group[E2EE_GROUP_ID_MAX + 1];
+    char removed[E2EE_USER_ID_MAX + 1]; /* /remove: the user; "" otherwise */
+};
+
 struct chat_opts {
     const char *relay;
     const char *user;
@@ -83,7 +91,7 @@ struct chat {
     struct chat_sent *sent;     /* ring of the last CHAT_SENT_KEEP outgoing messages */
     size_t n_sent, sent_head;
     size_t unacked;             /* entries with acked == 0, plus overflowed ones */
-    uint64_t *reqs;             /* group requests awaiting the relay's answer */
+    struct chat_req *reqs;      /* group requests awaiting the relay's answer */
     size_t n_reqs, cap_reqs;
 
     /* scripted: event lines not yet consumed by /wait */
@@ -117,7 +125,8 @@ int64_t chat_now_ms(void);
 /* ---- track.c: outgoing messages, requests, /wait history (UI thread only) ---- */
 void chat_track_sent(struct chat *ch, const char *id, const char *dest, const char *text);
 const struct chat_sent *chat_find_sent(const struct chat *ch, const char *id);
-void chat_track_request(struct chat *ch, uint64_t req);
+/* removed: the user of a /remove, NULL for the other group calls. */
+void chat_track_request(struct chat *ch, uint64_t req, const char *group, const char *removed);
 /* Updates the tracking from an event (acks answer messages, results answer requests). */
 void chat_track_event(struct chat *ch, const struct chat_ev *ev);
 /* Number of messages and requests the relay has not answered yet. */

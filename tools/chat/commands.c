@@ -164,7 +164,7 @@ static enum chat_cmd_result group_call(struct chat *ch, const char *name, const 
     else
         rc = e2ee_client_remove_member(ch->c, group, user, &req);
     if (rc == E2EE_OK)
-        chat_track_request(ch, req);
+        chat_track_request(ch, req, group, remove ? user : NULL);
     else
         report(ch, rc, name);
     return CHAT_CMD_DONE;

@@ -219,7 +219,7 @@ static int parse_options(struct chat *ch, int argc, char **argv)
             }
             break;
         case 'h': usage_text(stdout); exit(0);
-        case OPT_VERSION: printf("e2ee-chat (e2ee)\n"); exit(0);
+        case OPT_VERSION: printf("e2ee-chat %s\n", E2EE_CHAT_VERSION); exit(0);
         default: usage_text(stderr); return -1;
         }
     }

@@ -66,24 +66,45 @@ const struct chat_sent *chat_find_sent(const struct chat *ch, const char *id)
     return NULL;
 }
 
-void chat_track_request(struct chat *ch, uint64_t req)
+void chat_track_request(struct chat *ch, uint64_t req, const char *group, const char *removed)
 {
+    struct chat_req *r;
     if (ch->n_reqs == ch->cap_reqs) {
         size_t cap = ch->cap_reqs ? ch->cap_reqs * 2 : 16;
-        uint64_t *r = realloc(ch->reqs, cap * sizeof *r);
+        r = realloc(ch->reqs, cap * sizeof *r);
         if (!r)
             return; /* not waited for at exit; the event still prints */
         ch->reqs = r;
         ch->cap_reqs = cap;
     }
-    ch->reqs[ch->n_reqs++] = req;
+    r = &ch->reqs[ch->n_reqs++];
+    r->id = req;
+    copy_trunc(r->group, sizeof r->group, group);
+    copy_trunc(r->removed, sizeof r->removed, removed ? removed : "");
+}
+
+static void drop_request(struct chat *ch, size_t i)
+{
+    ch->reqs[i] = ch->reqs[--ch->n_reqs];
 }
 
 static void answer_request(struct chat *ch, uint64_t req)
 {
     for (size_t i = 0; req && i < ch->n_reqs; i++) {
-        if (ch->reqs[i] == req) {
-            ch->reqs[i] = ch->reqs[--ch->n_reqs];
+        if (ch->reqs[i].id == req) {
+            drop_request(ch, i);
+            return;
+        }
+    }
+}
+
+/* A removal by this client shows as the removed member's MEMBER_LEAVE with `by` set. */
+static void answer_removal(struct chat *ch, const struct chat_ev *e)
+{
+    for (size_t i = 0; e->by && e->group && e->user && i < ch->n_reqs; i++) {
+        if (ch->reqs[i].removed[0] && strcmp(ch->reqs[i].removed, e->user) == 0 &&
+            strcmp(ch->reqs[i].group, e->group) == 0) {
+            drop_request(ch, i);
             return;
         }
     }
@@ -113,6 +134,9 @@ void chat_track_event(struct chat *ch, const struct chat_ev *e)
     case E2EE_EVENT_GROUP_JOIN:
     case E2EE_EVENT_GROUP_LEAVE:
         answer_request(ch, e->request_id);
+        break;
+    case E2EE_EVENT_MEMBER_LEAVE:
+        answer_removal(ch, e);
         break;
     default:
         break;
