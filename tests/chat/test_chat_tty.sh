@@ -3,8 +3,8 @@
 # and a screen to read back), bob is a scripted e2ee-chat fed through a FIFO, both on a real
 # e2ee-relay. Checks what alice's screen shows: the banner and prompt, an incoming message
 # printed above a half-typed line that stays intact, the ack states of her message, history,
-# the conversation prompt, escaping of terminal control sequences, /help, a group event,
-# and a clean exit on Ctrl-D.
+# the conversation prompt, escaping of terminal control sequences, /help, group events, a
+# file announced, and a clean exit on Ctrl-D.
 # Usage: test_chat_tty.sh BIN_DIR      Exit 77 (skipped) without tmux.
 set -u
 bin=${1:?usage: test_chat_tty.sh BIN_DIR}
@@ -173,6 +173,11 @@ type_text "/g tty-team hello team"
 keys Enter
 wait_bob "group tty-team alice: hello team"
 wait_screen "^[0-9:]{8} \(delivered to bob\) you -> #tty-team: hello team$"
+
+# ---- a file from bob: announced, not written without --download-dir ----
+printf 'twelve bytes' > "$tmp/hello.txt"
+bob "/sendfile alice $tmp/hello.txt"
+wait_screen '^[0-9:]{8} bob: \[file hello\.txt, 12 bytes\] not saved \(start with --download-dir DIR'
 
 # ---- Ctrl-D on an empty line leaves, with status 0 ----
 wait_prompt "alice -> bob> "

@@ -28,6 +28,7 @@
 #define CHAT_SNIPPET_MAX 48         /* bytes of a sent text shown beside its ack */
 #define CHAT_HISTORY_MAX 100000     /* event lines kept for /wait */
 #define CHAT_LINE_MAX (E2EE_TEXT_MAX + 256) /* longest command line accepted */
+#define CHAT_FILE_NAME_MAX 255      /* bytes of a file name in a file message */
 
 /* One event, copied off the loop thread (every pointer owned, NULL when absent). */
 struct chat_ev {
@@ -63,6 +64,13 @@ struct chat_req {
     char removed[E2EE_USER_ID_MAX + 1]; /* /remove: the user; "" otherwise */
 };
 
+/* A file received (files.c); name and content point into the event. */
+struct chat_file {
+    char name[CHAT_FILE_NAME_MAX + 1];
+    const char *content;
+    size_t len;
+};
+
 struct chat_opts {
     const char *relay;
     const char *user;
@@ -76,6 +84,7 @@ struct chat_opts {
     int timeout_s;
     int log_level;              /* -1: no library log lines */
     int script;                 /* 1: scripted even on a terminal */
+    const char *download_dir;   /* where received files are written; NULL: nowhere */
 };
 
 struct chat {
@@ -121,6 +130,18 @@ void chat_put_text(struct strbuf *b, const char *s, size_t len);
 /* Appends HH:MM:SS (local time) of ms since 1970; with the date when not today. */
 void chat_put_time(struct strbuf *b, int64_t ms);
 int64_t chat_now_ms(void);
+
+/* ---- files.c: files as binary messages ---- */
+/* 1 and *f when data is a file message with a valid name, else 0. */
+int chat_file_decode(const char *data, size_t len, struct chat_file *f);
+/* The file message for the file at path (name = its last component): 0 and *out (free
+ * it), or -1 with the reason in err. */
+int chat_file_encode(const char *path, uint8_t **out, size_t *out_len, struct strbuf *err);
+/* Writes f into dir under a new name: 0 and the path in saved, or -1 and the reason. */
+int chat_file_save(const char *dir, const struct chat_file *f, struct strbuf *saved);
+/* Shows a binary event that is a file (saving it with --download-dir): 1, or 0 when the
+ * event is not a file. */
+int chat_show_file(struct chat *ch, const struct chat_ev *ev);
 
 /* ---- track.c: outgoing messages, requests, /wait history (UI thread only) ---- */
 void chat_track_sent(struct chat *ch, const char *id, const char *dest, const char *text);

@@ -170,6 +170,47 @@ static enum chat_cmd_result group_call(struct chat *ch, const char *name, const 
     return CHAT_CMD_DONE;
 }
 
+/* /sendfile USER|#GROUP PATH: the file as one binary message (files.c). */
+static enum chat_cmd_result cmd_sendfile(struct chat *ch, const char *rest, struct chat_cmd_block *b)
+{
+    char dest[WORD_MAX];
+    char id[E2EE_MSG_ID_SIZE];
+    struct strbuf err, what;
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    int rc, group;
+    (void)b;
+    if (!next_word(&rest, dest, sizeof dest) || !*rest) {
+        usage(ch, "/sendfile", "USER|#GROUP PATH");
+        return CHAT_CMD_DONE;
+    }
+    group = dest[0] == '#';
+    sb_init(&err);
+    sb_init(&what);
+    sb_printf(&what, "/sendfile %s", dest);
+    if (chat_file_encode(rest, &msg, &len, &err) != 0) {
+        chat_printf(ch, ch->tty ? "error: %s: %s" : "error file: %s: %s", rest, sb_str(&err));
+    } else {
+        rc = group ? e2ee_client_send_group_binary(ch->c, dest + 1, msg, len, id)
+                   : e2ee_client_send_direct_binary(ch->c, dest, msg, len, id);
+        if (rc != E2EE_OK) {
+            report(ch, rc, sb_str(&what));
+        } else {
+            const char *base = strrchr(rest, '/');
+            sb_reset(&err);
+            sb_printf(&err, "[file %s]", base ? base + 1 : rest);
+            chat_track_sent(ch, id, dest, sb_str(&err));
+            if (!ch->tty)
+                chat_printf(ch, "sending %s to %s%s", id, group ? "group " : "",
+                            group ? dest + 1 : dest);
+        }
+    }
+    free(msg);
+    sb_free(&err);
+    sb_free(&what);
+    return CHAT_CMD_DONE;
+}
+
 static enum chat_cmd_result cmd_create(struct chat *ch, const char *rest, struct chat_cmd_block *b)
 {
     (void)b;
@@ -389,6 +430,7 @@ static enum chat_cmd_result cmd_quit(struct chat *ch, const char *rest, struct c
 static const struct cmd k_cmds[] = {
     {"/msg", "USER [TEXT]", "send TEXT to USER; without TEXT, plain lines go to USER", cmd_msg},
     {"/g", "GROUP [TEXT]", "send TEXT to GROUP; without TEXT, plain lines go to GROUP", cmd_g},
+    {"/sendfile", "USER|#GROUP PATH", "send the file at PATH to USER or #GROUP", cmd_sendfile},
     {"/create", "GROUP", "create GROUP (you are its owner)", cmd_create},
     {"/join", "GROUP", "join GROUP", cmd_join},
     {"/leave", "GROUP", "leave GROUP", cmd_leave},
@@ -413,7 +455,7 @@ void chat_print_help(struct chat *ch)
         const struct cmd *c = &k_cmds[i];
         if (!ch->tty && i == 0)
             chat_print(ch, "help commands:");
-        chat_printf(ch, "%s%-8s %-12s %s", ch->tty ? "  " : "help ", c->name, c->args, c->help);
+        chat_printf(ch, "%s%-9s %-16s %s", ch->tty ? "  " : "help ", c->name, c->args, c->help);
     }
     if (ch->tty)
         chat_print(ch, "  Lines without a leading / go to the current conversation. "

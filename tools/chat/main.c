@@ -33,6 +33,7 @@ static void usage_text(FILE *f)
             "                 [--no-acks] [--accept-identity-changes] [--token TOKEN]\n"
             "                 [--ca-file FILE] [--insecure] [--timeout SECONDS]\n"
             "                 [--log-level error|warning|info|debug] [--script]\n"
+            "                 [--download-dir DIR]\n"
             "Interactive on a terminal (/help lists the commands); reads commands line by\n"
             "line and prints one line per event otherwise. See man e2ee-chat.\n");
 }
@@ -65,7 +66,9 @@ void chat_show_event(struct chat *ch, const struct chat_ev *ev)
     struct strbuf b;
     sb_init(&b);
     chat_track_event(ch, ev);
-    if (ch->tty) {
+    if (chat_show_file(ch, ev)) {
+        /* printed */
+    } else if (ch->tty) {
         chat_format_human(&b, ch, ev);
         chat_print(ch, sb_str(&b));
     } else if (ev->is_log) {
@@ -166,7 +169,7 @@ static int parse_level(const char *s)
 }
 
 enum { OPT_MEMORY = 256, OPT_NO_ACKS, OPT_ACCEPT, OPT_TOKEN, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
-       OPT_LOG, OPT_SCRIPT, OPT_VERSION };
+       OPT_LOG, OPT_SCRIPT, OPT_VERSION, OPT_DOWNLOAD };
 
 static int parse_options(struct chat *ch, int argc, char **argv)
 {
@@ -183,6 +186,7 @@ static int parse_options(struct chat *ch, int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"script", no_argument, NULL, OPT_SCRIPT},
+        {"download-dir", required_argument, NULL, OPT_DOWNLOAD},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -202,6 +206,7 @@ static int parse_options(struct chat *ch, int argc, char **argv)
         case OPT_CA: ch->o.ca_file = optarg; break;
         case OPT_INSECURE: ch->o.insecure = 1; break;
         case OPT_SCRIPT: ch->o.script = 1; break;
+        case OPT_DOWNLOAD: ch->o.download_dir = optarg; break;
         case OPT_TIMEOUT:
             errno = 0;
             v = strtol(optarg, &end, 10);

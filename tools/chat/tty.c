@@ -190,7 +190,7 @@ static size_t g_n_words;
 
 static void completion_words(const char *text, int first)
 {
-    static const char *const cmds[] = {"/msg", "/g", "/create", "/join", "/leave", "/delete",
+    static const char *const cmds[] = {"/msg", "/g", "/sendfile", "/create", "/join", "/leave", "/delete",
                                        "/remove", "/members", "/groups", "/users", "/fp",
                                        "/trust", "/help", "/quit"};
     char **users = NULL, **groups = NULL;
