@@ -45,10 +45,10 @@ cursor_line() {
   screen | sed -n "$((y + 1))p"
 }
 
-# wait_screen EXTENDED_REGEX: until alice's screen shows a line matching it (10 s).
+# wait_screen EXTENDED_REGEX: until alice's screen shows a line matching it (20 s).
 wait_screen() {
   i=0
-  while [ $i -lt 100 ]; do
+  while [ $i -lt 200 ]; do
     screen | grep -q -E -- "$1" && { checks=$((checks + 1)); return 0; }
     sleep 0.1
     i=$((i + 1))
@@ -56,11 +56,11 @@ wait_screen() {
   fail "the screen never showed: $1"
 }
 
-# wait_prompt TEXT: until the cursor line is exactly TEXT (10 s; trailing spaces ignored).
+# wait_prompt TEXT: until the cursor line is exactly TEXT (20 s; trailing spaces ignored).
 wait_prompt() {
   want=$(printf '%s' "$1" | sed 's/[[:space:]]*$//')
   i=0
-  while [ $i -lt 100 ]; do
+  while [ $i -lt 200 ]; do
     [ "$(cursor_line)" = "$want" ] && { checks=$((checks + 1)); return 0; }
     sleep 0.1
     i=$((i + 1))
@@ -68,10 +68,10 @@ wait_prompt() {
   fail "the cursor line is \"$(cursor_line)\", not \"$1\""
 }
 
-# wait_bob FIXED_STRING: until bob printed a line equal to it (10 s).
+# wait_bob FIXED_STRING: until bob printed a line equal to it (20 s).
 wait_bob() {
   i=0
-  while [ $i -lt 100 ]; do
+  while [ $i -lt 200 ]; do
     grep -q -x -F -- "$1" "$tmp/bob.out" && { checks=$((checks + 1)); return 0; }
     sleep 0.1
     i=$((i + 1))
