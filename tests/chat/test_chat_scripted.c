@@ -4,6 +4,7 @@
  * semantics and its timeout, escaping of what peers send, command errors, option errors,
  * an unreachable relay, and a file store that keeps the identity across runs.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +320,18 @@ static void test_store_restart(void **state)
     unlink(pat);
 }
 
+/* SIGTERM while waiting for input: it leaves at once with status 1. */
+static void test_signal(void **state)
+{
+    struct chatproc *p = start_connected("sg-alice", NULL);
+    (void)state;
+    cp_say(p, "/wait never*");
+    assert_int_equal(kill(p->pid, SIGTERM), 0);
+    assert_int_equal(cp_wait_exit(p, 5000), 1);
+    assert_int_equal(cp_count(p, "wait-timeout*", 0), 0);
+    cp_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_unreachable_relay),
         cmocka_unit_test(test_store_restart),
+        cmocka_unit_test(test_signal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

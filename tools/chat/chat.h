@@ -2,9 +2,8 @@
  * e2ee-chat: a terminal chat client over the public libe2ee API (include/e2ee/ only).
  *
  * Threads: the client's loop runs on its own thread (e2ee_client_loop_start()). Its event
- * callback copies each event into a struct chat_ev and hands the pointer to the UI thread
- * through a pipe (a pointer-sized write is atomic on a pipe). The UI thread (main) owns
- * everything else: it reads commands (readline on a terminal, lines otherwise), calls the
+ * callback copies each event into a struct chat_ev, queues it and wakes the UI thread
+ * through a pipe (evqueue.c). The UI thread (main) owns everything else: it reads commands (readline on a terminal, lines otherwise), calls the
  * API, and prints events as it takes them from the pipe.
  *
  * Two front ends share the commands and the event handling:
@@ -15,6 +14,7 @@
 #ifndef E2EE_CHAT_H
 #define E2EE_CHAT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +32,7 @@
 
 /* One event, copied off the loop thread (every pointer owned, NULL when absent). */
 struct chat_ev {
+    struct chat_ev *next;       /* queue link */
     int is_log;                 /* 1: a log line (level in code, text in text) */
     enum e2ee_event_type type;
     int code;
@@ -90,7 +91,10 @@ struct chat_opts {
 struct chat {
     struct chat_opts o;
     e2ee_client *c;
-    int evpipe[2];              /* loop thread -> UI thread: struct chat_ev pointers */
+    int evpipe[2];              /* wake-ups of the UI thread: 0 = event queued, else signo */
+    pthread_mutex_t q_mu;       /* guards the event queue */
+    struct chat_ev *q_head, *q_tail;
+    uint64_t sig_pending;       /* signals read from the pipe, not yet taken */
     int tty;                    /* interactive front end */
     int quit;                   /* /quit, end of input or a signal: stop reading commands */
     int status;                 /* exit status */
@@ -114,7 +118,7 @@ struct chat {
 /* ---- evqueue.c: the handoff from the loop thread ---- */
 void chat_on_event(const struct e2ee_event *ev, void *user_data);
 void chat_on_log(enum e2ee_log_level level, const char *line, void *user_data);
-/* Pushes a signal number through the pipe (async-signal-safe). */
+/* Writes a signal number into the wake-up pipe (async-signal-safe). */
 void chat_post_signal(int fd, int signo);
 /* Takes the next item without blocking: 1 and *ev (or *signo when a signal), 0 when none. */
 int chat_take(struct chat *ch, struct chat_ev **ev, int *signo);

@@ -1,21 +1,24 @@
 /*
  * e2ee-chat: the handoff of events from the client's loop thread to the UI thread.
  *
- * The callback deep-copies the event (its pointers are valid only during the callback) and
- * writes the pointer of the copy to a pipe; the UI thread reads pointers off the other end.
- * A write of a pointer's size is atomic on a pipe (PIPE_BUF), so the log callback may post
- * from any thread and the signal handler can post too: it writes a small odd number, which
- * no heap pointer is.
+ * The callback deep-copies the event (its pointers are valid only during the callback),
+ * appends the copy to a queue under a mutex, and writes one byte to a pipe that the UI
+ * thread polls. Both ends of the pipe are non-blocking: a full pipe means the UI thread has
+ * wake-ups pending already, so the loop thread never waits for the UI (it could not: the
+ * UI thread may be waiting in e2ee_client_loop_stop()). The log callback may post from any
+ * thread. The signal handler writes the signal's number as the byte (0 is a plain wake-up),
+ * which is async-signal-safe.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "chat.h"
 
-/* A signal travels as (signo << 1) | 1; heap pointers are at least 2-aligned. */
-#define SIGNAL_TAG 1u
+#define WAKE_EVENT 0
+#define WAKE_DRAIN 256
 
 static char *dup_or_null(const char *s, int *oom)
 {
@@ -60,12 +63,18 @@ static char *join_members(const char *const *m, size_t n, int *oom)
 
 static void post(struct chat *ch, struct chat_ev *e)
 {
+    unsigned char wake = WAKE_EVENT;
     ssize_t w;
+    pthread_mutex_lock(&ch->q_mu);
+    if (ch->q_tail)
+        ch->q_tail->next = e;
+    else
+        ch->q_head = e;
+    ch->q_tail = e;
+    pthread_mutex_unlock(&ch->q_mu);
     do {
-        w = write(ch->evpipe[1], &e, sizeof e);
-    } while (w < 0 && errno == EINTR);
-    if (w != (ssize_t)sizeof e)
-        chat_ev_free(e);
+        w = write(ch->evpipe[1], &wake, 1);
+    } while (w < 0 && errno == EINTR); /* EAGAIN: wake-ups are pending already */
 }
 
 /* Copies the member of the event's union that its type names. */
@@ -197,29 +206,47 @@ void chat_on_log(enum e2ee_log_level level, const char *line, void *user_data)
 
 void chat_post_signal(int fd, int signo)
 {
-    uintptr_t v = ((uintptr_t)signo << 1) | SIGNAL_TAG;
+    unsigned char b = (unsigned char)signo;
     int saved = errno;
-    ssize_t w = write(fd, &v, sizeof v);
-    (void)w; /* a full pipe already wakes the UI thread */
+    ssize_t w = write(fd, &b, 1);
+    (void)w; /* a full pipe already wakes the UI thread; the signal is then lost */
     errno = saved;
+}
+
+/* Reads the pending wake-up bytes, noting the signals among them. */
+static void drain_wakes(struct chat *ch)
+{
+    unsigned char buf[WAKE_DRAIN];
+    ssize_t r;
+    do {
+        r = read(ch->evpipe[0], buf, sizeof buf);
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != WAKE_EVENT && buf[i] < 64)
+                ch->sig_pending |= (uint64_t)1 << buf[i];
+    } while (r == (ssize_t)sizeof buf || (r < 0 && errno == EINTR));
 }
 
 int chat_take(struct chat *ch, struct chat_ev **ev, int *signo)
 {
-    uintptr_t v = 0;
-    ssize_t r;
     *ev = NULL;
     *signo = 0;
-    do {
-        r = read(ch->evpipe[0], &v, sizeof v);
-    } while (r < 0 && errno == EINTR);
-    if (r != (ssize_t)sizeof v)
-        return 0;
-    if (v & SIGNAL_TAG)
-        *signo = (int)(v >> 1);
-    else
-        *ev = (struct chat_ev *)v;
-    return 1;
+    drain_wakes(ch);
+    if (ch->sig_pending) {
+        int s = __builtin_ctzll(ch->sig_pending);
+        ch->sig_pending &= ~((uint64_t)1 << s);
+        *signo = s;
+        return 1;
+    }
+    pthread_mutex_lock(&ch->q_mu);
+    *ev = ch->q_head;
+    if (*ev) {
+        ch->q_head = (*ev)->next;
+        if (!ch->q_head)
+            ch->q_tail = NULL;
+        (*ev)->next = NULL;
+    }
+    pthread_mutex_unlock(&ch->q_mu);
+    return *ev != NULL;
 }
 
 void chat_ev_free(struct chat_ev *e)

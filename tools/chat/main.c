@@ -281,12 +281,9 @@ static int make_client(struct chat *ch)
 
 static int make_pipe(struct chat *ch)
 {
-    if (pipe(ch->evpipe) != 0)
+    if (pipe2(ch->evpipe, O_CLOEXEC | O_NONBLOCK) != 0)
         return -1;
-    fcntl(ch->evpipe[0], F_SETFD, FD_CLOEXEC);
-    fcntl(ch->evpipe[1], F_SETFD, FD_CLOEXEC);
-    /* the UI thread never blocks on it; the loop thread may wait while the UI is busy */
-    return fcntl(ch->evpipe[0], F_SETFL, fcntl(ch->evpipe[0], F_GETFL) | O_NONBLOCK);
+    return pthread_mutex_init(&ch->q_mu, NULL) == 0 ? 0 : -1;
 }
 
 static void set_signals(void)
@@ -303,7 +300,7 @@ static void set_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Frees what is still in the pipe once no thread writes to it any more. */
+/* Frees what is still queued once no thread posts any more. */
 static void drain_pipe(struct chat *ch)
 {
     struct chat_ev *ev;
@@ -314,7 +311,7 @@ static void drain_pipe(struct chat *ch)
 
 int main(int argc, char **argv)
 {
-    static struct chat ch; /* static: the event pipe's fds outlive nothing else */
+    static struct chat ch;
     int rc;
     ch.evpipe[0] = ch.evpipe[1] = -1;
     ch.o.relay = CHAT_DEFAULT_RELAY;
@@ -353,6 +350,7 @@ int main(int argc, char **argv)
     drain_pipe(&ch);
     close(ch.evpipe[0]);
     close(ch.evpipe[1]);
+    pthread_mutex_destroy(&ch.q_mu);
     chat_track_free(&ch);
     return ch.status;
 }
