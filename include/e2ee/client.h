@@ -215,10 +215,13 @@ E2EE_API const char *e2ee_client_user_id(const e2ee_client *c);
 /*
  * Starts connecting to the relay and logging in, and keeps the connection up (reconnect
  * policy) until e2ee_client_disconnect(). Returns at once: E2EE_EVENT_CONNECT follows once
- * logged in; every attempt that fails (connection, TLS or login) gives an
- * E2EE_EVENT_DISCONNECT saying why and whether another attempt follows. On the first login
- * of a new identity the client registers it and publishes its public keys. Calling it while
- * connected or connecting does nothing. Returns E2EE_OK, E2EE_ERR_ARG (c NULL). Any thread.
+ * logged in and once the public keys the relay lacked are published (on the first login of
+ * a new identity the client registers it and publishes its keys, so peers can reach it as
+ * soon as the event comes); every attempt that fails (connection, TLS or login) gives an
+ * E2EE_EVENT_DISCONNECT saying why and whether another attempt follows. After a refused
+ * login, E2EE_ERR_REPLACED or a deleted account it does not retry on its own. Calling it
+ * while connected or connecting does nothing. Returns E2EE_OK, E2EE_ERR_ARG (c NULL). Any
+ * thread.
  */
 E2EE_API int e2ee_client_connect(e2ee_client *c);
 
@@ -322,7 +325,9 @@ E2EE_API int e2ee_client_send_direct_binary(e2ee_client *c, const char *to, cons
  * members who lack it, and a new sender key whenever the membership changed. If the relay
  * refuses the message because the group epoch moved on, the client rotates its key and
  * sends again on its own. Stored and retried as a direct message; progress arrives as
- * E2EE_EVENT_GROUP_MESSAGE_ACK events.
+ * E2EE_EVENT_GROUP_MESSAGE_ACK events. A member whose identity is blocked (policy), whose
+ * keys cannot be fetched, or who does not fit in the frame with the others' keys gets no
+ * key with the message: its client asks for it (and receives the message then).
  *
  * Returns E2EE_OK, or E2EE_ERR_ARG, E2EE_ERR_LENGTH, E2EE_ERR_NOT_MEMBER (this client is
  * not a member of the group, as far as it knows), E2EE_ERR_QUEUE_FULL. Any thread.
@@ -365,8 +370,12 @@ E2EE_API int e2ee_client_remove_member(e2ee_client *c, const char *group, const 
 
 /*
  * Group calls, blocking form: as above, then waits until the relay answered or timeout_ms
- * passed. The events of the asynchronous form are still delivered (on the loop thread).
- * When no thread runs the loop, the call runs it itself while it waits.
+ * passed. The events of the asynchronous form are still delivered (on the loop thread), and
+ * a successful call returns only after they were: the client's state (list_groups,
+ * list_members, send_group) already shows the change. When no thread runs the loop, the
+ * call runs it itself while it waits (events are then delivered on the calling thread); a
+ * thread inside e2ee_client_loop_forever(), the thread of e2ee_client_loop_start(), or a
+ * thread that called e2ee_client_loop() less than a second ago counts as running it.
  * Each returns E2EE_OK (the relay confirmed), or E2EE_ERR_ARG, E2EE_ERR_LENGTH, the relay's
  * refusal code, E2EE_ERR_TIMEOUT (no answer in time: the request may still succeed later),
  * E2EE_ERR_IN_CALLBACK (called from a callback; nothing was sent).
@@ -453,7 +462,8 @@ enum e2ee_event_type {
 struct e2ee_event_connect {
     const char *relay_url;  /* the relay logged in to */
     int registered;         /* 1 when this login registered the user (first login) */
-    size_t queued;          /* messages waiting in the outgoing queue, now being sent */
+    size_t queued;          /* messages waiting in the outgoing queue, now being sent (the
+                             * client's own key requests and resends included) */
 };
 
 /* E2EE_EVENT_DISCONNECT */
@@ -463,7 +473,9 @@ struct e2ee_event_disconnect {
                              * failed), E2EE_ERR_LOGIN_REFUSED, E2EE_ERR_REGISTRATION,
                              * E2EE_ERR_REPLACED (the same user logged in elsewhere),
                              * E2EE_ERR_UNAVAILABLE (relay shutting down),
-                             * E2EE_OK (e2ee_client_disconnect()) */
+                             * E2EE_OK (e2ee_client_disconnect()), or the client's own
+                             * failure (E2EE_ERR_STORE, E2EE_ERR_NOMEM) after which it
+                             * reconnects to have the relay deliver again */
     uint16_t close_code;    /* WebSocket close code; 1006 when none was exchanged; 0 when no
                              * connection was established */
     const char *reason;     /* text from the relay or the library; never NULL ("" if none) */
@@ -484,8 +496,12 @@ struct e2ee_event_e2ee_error {
     int code;               /* E2EE_ERR_AUTH (tampered or forged), E2EE_ERR_REPLAY,
                              * E2EE_ERR_TOO_FAR_AHEAD, E2EE_ERR_UNKNOWN_KEY (asked the sender
                              * to resend its key; the message may still come as an event),
-                             * E2EE_ERR_KEY_EXPIRED, E2EE_ERR_WRONG_EPOCH, E2EE_ERR_DECODE,
-                             * E2EE_ERR_VERSION, E2EE_ERR_UNTRUSTED_IDENTITY, ... */
+                             * E2EE_ERR_TIMEOUT (that key never came: the message is
+                             * dropped), E2EE_ERR_KEY_EXPIRED, E2EE_ERR_WRONG_EPOCH,
+                             * E2EE_ERR_DECODE, E2EE_ERR_VERSION, E2EE_ERR_TOO_LARGE,
+                             * E2EE_ERR_PROTOCOL (an id or kind that does not match),
+                             * E2EE_ERR_UNTRUSTED_IDENTITY (sender blocked by the policy),
+                             * E2EE_ERR_LIMIT (too many messages waiting for keys), ... */
     const char *text;       /* description; never NULL */
     const char *msg_id;     /* the message concerned, or NULL when not known */
     const char *from;       /* its sender as the relay reported it, or NULL */
@@ -513,7 +529,9 @@ struct e2ee_event_group_message {
 
 enum e2ee_ack_state {
     E2EE_ACK_SENT = 1,      /* the relay stored the message (it will deliver it) */
-    E2EE_ACK_DELIVERED = 2, /* a recipient received and decrypted it (recipient's ack_* on) */
+    E2EE_ACK_DELIVERED = 2, /* a recipient's client processed it (recipient's ack_* on):
+                             * decrypted and delivered, or dropped with an E2EE_ERROR on its
+                             * side (acknowledgements are cumulative) */
     E2EE_ACK_FAILED = 3,    /* it will not be delivered; `code` says why */
 };
 

@@ -267,41 +267,55 @@ int e2ee__calls_send(struct e2ee_client *c)
     return rc;
 }
 
+/* The call a result answers (SENT, with that request id), or calls.n. */
+static size_t call_of_result(struct e2ee_client *c, uint64_t req)
+{
+    size_t i = 0;
+    while (i < c->calls.n && (((struct e2ee__call *)c->calls.v[i])->req_id != req ||
+                              ((struct e2ee__call *)c->calls.v[i])->state != E2EE__CALL_SENT))
+        i++;
+    return i;
+}
+
 int e2ee__calls_on_result(struct e2ee_client *c, const E2ee__RelayResult *r)
 {
-    for (size_t i = 0; i < c->calls.n; i++) {
-        struct e2ee__call *call = c->calls.v[i];
-        if (call->req_id != r->request_id || call->state != E2EE__CALL_SENT)
-            continue;
-        if (r->code != E2EE_OK) {
-            e2ee__event_error(c, r->code, r->text && r->text[0] ? r->text : NULL, call->req_id,
-                              call->group);
-            call_done(c, i, r->code);
-        } else if (call->event_seen) {
-            call_done(c, i, E2EE_OK);
-        } else {
-            call->answered = 1; /* its membership event follows */
-        }
-        return 1;
+    size_t i = call_of_result(c, r->request_id);
+    struct e2ee__call *call = i < c->calls.n ? c->calls.v[i] : NULL;
+
+    if (call && r->code != E2EE_OK) {
+        e2ee__event_error(c, r->code, r->text && r->text[0] ? r->text : NULL, call->req_id,
+                          call->group);
+        call_done(c, i, r->code);
+    } else if (call && call->event_seen) {
+        call_done(c, i, E2EE_OK);
+    } else if (call) {
+        call->answered = 1; /* its membership event follows */
     }
-    return 0;
+    return call != NULL;
+}
+
+static int call_matches(const struct e2ee__call *call, enum e2ee__call_kind kind,
+                        const char *group, const char *user)
+{
+    return call->kind == kind && call->state == E2EE__CALL_SENT && !call->event_seen &&
+           strcmp(call->group, group) == 0 && (!user || strcmp(call->user, user) == 0);
 }
 
 uint64_t e2ee__calls_match(struct e2ee_client *c, enum e2ee__call_kind kind, const char *group,
                            const char *user)
 {
-    for (size_t i = 0; i < c->calls.n; i++) {
+    uint64_t req = 0;
+    size_t i = 0;
+    while (i < c->calls.n && !call_matches(c->calls.v[i], kind, group, user))
+        i++;
+    if (i < c->calls.n) {
         struct e2ee__call *call = c->calls.v[i];
-        uint64_t req = call->req_id;
-        if (call->kind != kind || call->state != E2EE__CALL_SENT || call->event_seen ||
-            strcmp(call->group, group) != 0 || (user && strcmp(call->user, user) != 0))
-            continue;
+        req = call->req_id;
         call->event_seen = 1;
         if (call->answered)
             call_done(c, i, E2EE_OK);
-        return req;
     }
-    return 0;
+    return req;
 }
 
 void e2ee__calls_on_down(struct e2ee_client *c)

@@ -10,18 +10,18 @@
 
 void e2ee_client_config_init(struct e2ee_client_config *cfg)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->ack_direct = 1;
-    cfg->ack_group = 1;
-    cfg->reconnect_min_ms = E2EE__NET_RETRY_MIN_MS_DEFAULT;
-    cfg->reconnect_max_ms = E2EE__NET_RETRY_MAX_MS_DEFAULT;
-    cfg->transition_window_s = E2EE_SENDER_KEY_WINDOW_MS_DEFAULT / 1000;
-    cfg->transition_window_keys = E2EE_SENDER_KEY_WINDOW_STATES_DEFAULT;
-    cfg->pending_timeout_s = E2EE__CLIENT_PENDING_TIMEOUT_S_DEFAULT;
-    cfg->identity_policy = E2EE_IDENTITY_BLOCK;
-    cfg->log_level = E2EE_LOG_WARNING;
+    if (cfg) {
+        memset(cfg, 0, sizeof *cfg);
+        cfg->ack_direct = 1;
+        cfg->ack_group = 1;
+        cfg->reconnect_min_ms = E2EE__NET_RETRY_MIN_MS_DEFAULT;
+        cfg->reconnect_max_ms = E2EE__NET_RETRY_MAX_MS_DEFAULT;
+        cfg->transition_window_s = E2EE_SENDER_KEY_WINDOW_MS_DEFAULT / 1000;
+        cfg->transition_window_keys = E2EE_SENDER_KEY_WINDOW_STATES_DEFAULT;
+        cfg->pending_timeout_s = E2EE__CLIENT_PENDING_TIMEOUT_S_DEFAULT;
+        cfg->identity_policy = E2EE_IDENTITY_BLOCK;
+        cfg->log_level = E2EE_LOG_WARNING;
+    }
 }
 
 static int check_config(const struct e2ee_client_config *cfg)
@@ -69,6 +69,7 @@ static int copy_config(struct e2ee_client *c, const struct e2ee_client_config *c
     c->log_level = cfg->log_level;
     c->rng = e2ee__rng_system();
     c->max_frame = E2EE__CLIENT_FRAME_DEFAULT;
+    c->rate = E2EE__CLIENT_RATE_DEFAULT * E2EE__CLIENT_RATE_SHARE_PCT / 100;
     if (rc == E2EE_OK)
         rc = e2ee__address_set(&c->addr, c->user_id, E2EE__CLIENT_DEVICE);
     return rc;
@@ -145,13 +146,9 @@ static void call_free(void *p)
     free(p);
 }
 
-void e2ee_client_free(e2ee_client *c)
+/* Frees what a client holds in memory (its loop and transport are gone). */
+static void free_state(struct e2ee_client *c)
 {
-    if (!c)
-        return;
-    if (c->thread_running)
-        (void)e2ee_client_loop_stop(c);
-    e2ee__net_free(c->net); /* closes without events; its callbacks end here */
     e2ee__client_inbound_clear(c);
     e2ee__vec_clear(&c->events, e2ee__event_item_free);
     for (size_t i = 0; i < c->frames.n; i++)
@@ -165,6 +162,16 @@ void e2ee_client_free(e2ee_client *c)
     e2ee__vec_clear(&c->rl_resend, NULL);
     e2ee__vec_clear(&c->acks, NULL);
     e2ee__vec_clear(&c->calls, call_free);
+}
+
+void e2ee_client_free(e2ee_client *c)
+{
+    if (!c)
+        goto done;
+    if (c->thread_running)
+        (void)e2ee_client_loop_stop(c);
+    e2ee__net_free(c->net); /* closes without events; its callbacks end here */
+    free_state(c);
     e2ee__store_close(c->st);
     e2ee__identity_free(c->id);
     free(c->relay_url);
@@ -176,6 +183,8 @@ void e2ee_client_free(e2ee_client *c)
     pthread_mutex_destroy(&c->mu);
     e2ee__wipe(c->nonce, sizeof c->nonce);
     free(c);
+done:
+    return;
 }
 
 const char *e2ee_client_user_id(const e2ee_client *c)

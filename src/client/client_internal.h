@@ -78,6 +78,8 @@
 #define E2EE__CLIENT_PENDING_TIMEOUT_S_DEFAULT 300
 #define E2EE__CLIENT_PENDING_TIMEOUT_S_MAX 86400
 #define E2EE__CLIENT_RECONNECT_MAX_LIMIT_MS (24u * 3600 * 1000)
+#define E2EE__CLIENT_RATE_DEFAULT 1000          /* relay requests per second until told */
+#define E2EE__CLIENT_RATE_SHARE_PCT 75          /* share of it the queue may use (acks...) */
 
 /* Message ids: application messages have the top bit clear, the client's own control
  * messages (key resends and requests) have it set, so receipts for them are recognised. */
@@ -302,6 +304,10 @@ struct e2ee_client {
     char relay_id[E2EE__CLIENT_ID_BUF];
     char cursor_prefix[20];     /* cursors are per relay: 16 hex of SHA-256(relay id) + "/" */
     size_t max_frame;           /* the relay's max_frame_size */
+    uint32_t rate;              /* sends per second the queue may use (relay's limit share) */
+    uint64_t tokens_milli;      /* token bucket of sends, in thousandths */
+    uint64_t tokens_at;         /* monotonic ms of the last refill */
+    int pump_paced;             /* the queue waits for tokens (timer) */
     uint64_t publish_req;       /* prekey publication in flight, or 0 */
     int txn;                    /* a store transaction is open */
     size_t events_at_txn;       /* events collected before the transaction began */
@@ -369,6 +375,11 @@ uint64_t e2ee__client_req_id(struct e2ee_client *c);
 int e2ee__client_frame(struct e2ee_client *c, const E2ee__ClientFrame *f, unsigned flags);
 /* Packed size of f. */
 size_t e2ee__client_frame_size(const E2ee__ClientFrame *f);
+/* Pacing of the frames sent to the relay (a bucket at a share of the relay's rate): 1 when
+ * a frame may go now (and takes its token), 0 when it must wait. */
+int e2ee__client_token(struct e2ee_client *c, uint64_t now);
+/* When the next token is there (monotonic ms). */
+uint64_t e2ee__client_token_timer(struct e2ee_client *c);
 /* Hands the queued frames to the transport (after the commit). */
 void e2ee__client_frames_flush(struct e2ee_client *c);
 /* Queues an acknowledgement of stream up to seq (merged per stream, sent after the pass). */

@@ -22,19 +22,21 @@ static void message_event(struct e2ee_client *c, const char *from, uint64_t msg_
     int text = env->kind == E2EE__CLIENT_ENVELOPE_KIND__ENVELOPE_DIRECT_TEXT;
     struct e2ee__event_item *it =
         e2ee__event_add(c, text ? E2EE_EVENT_DIRECT_TEXT : E2EE_EVENT_DIRECT_BINARY);
-    if (!it)
-        return;
     e2ee__client_msg_id_hex(msg_id, hex);
-    if (e2ee__event_data(it, env->body.data, env->body.len) != E2EE_OK) {
+    if (it && e2ee__event_data(it, env->body.data, env->body.len) != E2EE_OK) {
         e2ee__events_truncate(c, c->events.n - 1);
         e2ee__client_log(c, E2EE_LOG_ERROR, "out of memory: message %s lost", hex);
-        return;
+        it = NULL;
     }
+    if (!it)
+        goto done;
     it->ev.direct.msg_id = e2ee__event_str(it, hex);
     it->ev.direct.from = e2ee__event_str(it, from);
     it->ev.direct.data = it->data;
     it->ev.direct.len = env->body.len;
     it->ev.direct.sent_at_ms = time_ms;
+done:
+    return;
 }
 
 /* Drops a message already processed under the same id (seen ids survive restarts). */
@@ -120,10 +122,10 @@ done:
 static void receipt(struct e2ee_client *c, const E2ee__RelayReceipt *r)
 {
     int group = r->group_id && r->group_id[0];
-    if (r->state != E2EE__RELAY_RECEIPT_STATE__RELAY_RECEIPT_DELIVERED ||
-        !e2ee__client_id_valid(r->recipient) || (group && !e2ee__client_id_valid(r->group_id)))
-        return;
-    for (size_t i = 0; i < r->n_client_msg_ids; i++)
+    int valid = r->state == E2EE__RELAY_RECEIPT_STATE__RELAY_RECEIPT_DELIVERED &&
+                e2ee__client_id_valid(r->recipient) &&
+                (!group || e2ee__client_id_valid(r->group_id));
+    for (size_t i = 0; valid && i < r->n_client_msg_ids; i++)
         e2ee__event_ack(c, group, r->client_msg_ids[i], r->recipient, group ? r->group_id : NULL,
                         E2EE_ACK_DELIVERED, E2EE_OK);
 }

@@ -54,15 +54,12 @@ struct e2ee__event_item *e2ee__event_add(struct e2ee_client *c, enum e2ee_event_
 
 const char *e2ee__event_str(struct e2ee__event_item *it, const char *s)
 {
-    char *copy = NULL;
-    if (!s)
-        return NULL;
-    copy = strdup(s);
+    char *copy = s ? strdup(s) : NULL;
     if (copy && e2ee__vec_push(&it->owned, copy) != E2EE_OK) {
         free(copy);
         copy = NULL;
     }
-    return copy ? copy : "";
+    return !s ? NULL : copy ? copy : "";
 }
 
 int e2ee__event_data(struct e2ee__event_item *it, const uint8_t *data, size_t len)
@@ -84,14 +81,14 @@ done:
 void e2ee__event_item_free(void *p)
 {
     struct e2ee__event_item *it = p;
-    if (!it)
-        return;
-    e2ee__vec_clear(&it->owned, NULL);
-    if (it->data) {
-        e2ee__wipe(it->data, it->data_len);
-        free(it->data);
+    if (it) {
+        e2ee__vec_clear(&it->owned, NULL);
+        if (it->data) {
+            e2ee__wipe(it->data, it->data_len);
+            free(it->data);
+        }
+        free(it);
     }
-    free(it);
 }
 
 void e2ee__events_truncate(struct e2ee_client *c, size_t keep)
@@ -104,12 +101,12 @@ void e2ee__event_error(struct e2ee_client *c, int code, const char *text, uint64
                        const char *group)
 {
     struct e2ee__event_item *it = e2ee__event_add(c, E2EE_EVENT_ERROR);
-    if (!it)
-        return;
-    it->ev.error.code = code;
-    it->ev.error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
-    it->ev.error.request_id = req;
-    it->ev.error.group = e2ee__event_str(it, group);
+    if (it) {
+        it->ev.error.code = code;
+        it->ev.error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
+        it->ev.error.request_id = req;
+        it->ev.error.group = e2ee__event_str(it, group);
+    }
 }
 
 void e2ee__event_e2ee_error(struct e2ee_client *c, int code, const char *text, uint64_t cmid,
@@ -117,14 +114,14 @@ void e2ee__event_e2ee_error(struct e2ee_client *c, int code, const char *text, u
 {
     char hex[E2EE_MSG_ID_SIZE];
     struct e2ee__event_item *it = e2ee__event_add(c, E2EE_EVENT_E2EE_ERROR);
-    if (!it)
-        return;
     e2ee__client_msg_id_hex(cmid, hex);
-    it->ev.e2ee_error.code = code;
-    it->ev.e2ee_error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
-    it->ev.e2ee_error.msg_id = cmid ? e2ee__event_str(it, hex) : NULL;
-    it->ev.e2ee_error.from = e2ee__event_str(it, from);
-    it->ev.e2ee_error.group = e2ee__event_str(it, group);
+    if (it) {
+        it->ev.e2ee_error.code = code;
+        it->ev.e2ee_error.text = e2ee__event_str(it, text ? text : e2ee_strerror(code));
+        it->ev.e2ee_error.msg_id = cmid ? e2ee__event_str(it, hex) : NULL;
+        it->ev.e2ee_error.from = e2ee__event_str(it, from);
+        it->ev.e2ee_error.group = e2ee__event_str(it, group);
+    }
     e2ee__client_log(c, E2EE_LOG_WARNING, "message %s from %s%s%s: %s",
                      cmid ? hex : "-", from ? from : "-", group ? " in " : "",
                      group ? group : "", e2ee_errname(code));
@@ -134,13 +131,14 @@ void e2ee__event_ack(struct e2ee_client *c, int group_kind, uint64_t msg_id, con
                      const char *group, enum e2ee_ack_state state, int code)
 {
     char hex[E2EE_MSG_ID_SIZE];
-    struct e2ee__event_item *it;
+    struct e2ee__event_item *it = NULL;
 
-    if (msg_id & E2EE__CLIENT_ID_CONTROL)
-        return; /* the client's own control messages are not the application's */
-    it = e2ee__event_add(c, group_kind ? E2EE_EVENT_GROUP_MESSAGE_ACK : E2EE_EVENT_MESSAGE_ACK);
+    /* the client's own control messages are not the application's */
+    if (!(msg_id & E2EE__CLIENT_ID_CONTROL))
+        it = e2ee__event_add(c, group_kind ? E2EE_EVENT_GROUP_MESSAGE_ACK
+                                           : E2EE_EVENT_MESSAGE_ACK);
     if (!it)
-        return;
+        goto done;
     e2ee__client_msg_id_hex(msg_id, hex);
     it->ev.ack.msg_id = e2ee__event_str(it, hex);
     it->ev.ack.from = e2ee__event_str(it, c->user_id);
@@ -148,6 +146,8 @@ void e2ee__event_ack(struct e2ee_client *c, int group_kind, uint64_t msg_id, con
     it->ev.ack.group = e2ee__event_str(it, group);
     it->ev.ack.state = state;
     it->ev.ack.code = code;
+done:
+    return;
 }
 
 void e2ee__events_dispatch(struct e2ee_client *c, struct e2ee__vec *list)

@@ -15,6 +15,37 @@ uint64_t e2ee__client_req_id(struct e2ee_client *c)
     return ++c->next_req;
 }
 
+/* ---- pacing: the relay refuses frames over its rate (E2EE_ERR_RATE_LIMITED) ---- */
+
+/* Refills the bucket (holding at most one second's worth). */
+static void token_refill(struct e2ee_client *c, uint64_t now)
+{
+    uint64_t cap = (uint64_t)c->rate * 1000;
+    if (c->tokens_at == 0)
+        c->tokens_milli = cap;
+    else if (now > c->tokens_at)
+        c->tokens_milli += (now - c->tokens_at) * c->rate;
+    if (c->tokens_milli > cap)
+        c->tokens_milli = cap;
+    c->tokens_at = now;
+}
+
+int e2ee__client_token(struct e2ee_client *c, uint64_t now)
+{
+    int ok;
+    token_refill(c, now);
+    ok = c->tokens_milli >= 1000;
+    if (ok)
+        c->tokens_milli -= 1000;
+    return ok;
+}
+
+uint64_t e2ee__client_token_timer(struct e2ee_client *c)
+{
+    uint64_t missing = c->tokens_milli >= 1000 ? 0 : 1000 - c->tokens_milli;
+    return missing ? c->tokens_at + (missing + c->rate - 1) / c->rate : c->tokens_at;
+}
+
 size_t e2ee__client_frame_size(const E2ee__ClientFrame *f)
 {
     return e2ee__client_frame__get_packed_size(f);
@@ -102,6 +133,10 @@ int e2ee__client_acks_flush(struct e2ee_client *c)
 
     if (c->acks.n == 0 || c->conn != E2EE__CONN_UP)
         goto done;
+    if (!e2ee__client_token(c, e2ee__client_mono_ms())) {
+        rc = E2EE_OK; /* kept for a later pass (the token timer brings it) */
+        goto keep;
+    }
     items = calloc(c->acks.n, sizeof *items);
     ptrs = calloc(c->acks.n, sizeof *ptrs);
     if (!items || !ptrs) {
@@ -128,6 +163,7 @@ int e2ee__client_acks_flush(struct e2ee_client *c)
     rc = e2ee__client_frame(c, &f, 0); /* request id 0: answered only when refused */
 done:
     e2ee__vec_clear(&c->acks, NULL);
+keep:
     free(items);
     free(ptrs);
     return rc;

@@ -147,12 +147,13 @@ static void pending_free(void *p)
 static struct e2ee__pending *pending_find(struct e2ee_client *c, const char *group,
                                           uint64_t seq)
 {
-    for (size_t i = 0; i < c->pending.n; i++) {
+    struct e2ee__pending *found = NULL;
+    for (size_t i = 0; i < c->pending.n && !found; i++) {
         struct e2ee__pending *pe = c->pending.v[i];
         if (pe->seq == seq && strcmp(pe->group, group) == 0)
-            return pe;
+            found = pe;
     }
-    return NULL;
+    return found;
 }
 
 /* Seqs remembered below `seq` that were not delivered again before it will never come
@@ -231,31 +232,39 @@ done:
 
 /* ---- rate limits ---- */
 
-/* 1 when (a, b) was done less than gap_ms ago; otherwise records it now and returns 0. */
-static int rate_limited(struct e2ee__vec *v, const char *a, const char *b, uint64_t gap_ms)
+/* The rate-limit entry of (a, b), created (at_ms 0) when absent. */
+static struct e2ee__rate *rate_entry(struct e2ee__vec *v, const char *a, const char *b)
 {
-    uint64_t now = e2ee__client_mono_ms();
     struct e2ee__rate *r = NULL;
     for (size_t i = 0; i < v->n && !r; i++) {
         struct e2ee__rate *x = v->v[i];
         if (strcmp(x->a, a) == 0 && strcmp(x->b, b) == 0)
             r = x;
     }
-    if (r && now - r->at_ms < gap_ms)
-        return 1;
     if (!r && v->n >= E2EE__CLIENT_RATE_ENTRIES)
         free(e2ee__vec_take(v, 0)); /* the oldest entry */
     if (!r) {
         r = calloc(1, sizeof *r);
-        if (!r || e2ee__vec_push(v, r) != E2EE_OK) {
+        if (r && e2ee__vec_push(v, r) == E2EE_OK) {
+            e2ee__client_copy_id(r->a, a);
+            e2ee__client_copy_id(r->b, b);
+        } else {
             free(r);
-            return 0;
+            r = NULL; /* out of memory: not limited this time */
         }
-        e2ee__client_copy_id(r->a, a);
-        e2ee__client_copy_id(r->b, b);
     }
-    r->at_ms = now;
-    return 0;
+    return r;
+}
+
+/* 1 when (a, b) was done less than gap_ms ago; otherwise records it now and returns 0. */
+static int rate_limited(struct e2ee__vec *v, const char *a, const char *b, uint64_t gap_ms)
+{
+    uint64_t now = e2ee__client_mono_ms();
+    struct e2ee__rate *r = rate_entry(v, a, b);
+    int limited = r && r->at_ms && now - r->at_ms < gap_ms;
+    if (r && !limited)
+        r->at_ms = now;
+    return limited;
 }
 
 /* ---- opening a message ---- */
@@ -295,20 +304,22 @@ static void group_event(struct e2ee_client *c, const char *group, const char *fr
     int text = env->kind == E2EE__CLIENT_ENVELOPE_KIND__ENVELOPE_GROUP_TEXT;
     struct e2ee__event_item *it =
         e2ee__event_add(c, text ? E2EE_EVENT_GROUP_TEXT : E2EE_EVENT_GROUP_BINARY);
-    if (!it)
-        return;
     e2ee__client_msg_id_hex(env->msg_id, hex);
-    if (e2ee__event_data(it, env->body.data, env->body.len) != E2EE_OK) {
+    if (it && e2ee__event_data(it, env->body.data, env->body.len) != E2EE_OK) {
         e2ee__events_truncate(c, c->events.n - 1);
         e2ee__client_log(c, E2EE_LOG_ERROR, "out of memory: message %s lost", hex);
-        return;
+        it = NULL;
     }
+    if (!it)
+        goto done;
     it->ev.group_msg.msg_id = e2ee__event_str(it, hex);
     it->ev.group_msg.group = e2ee__event_str(it, group);
     it->ev.group_msg.from = e2ee__event_str(it, from);
     it->ev.group_msg.data = it->data;
     it->ev.group_msg.len = env->body.len;
     it->ev.group_msg.sent_at_ms = time_ms;
+done:
+    return;
 }
 
 /* The decrypted plaintext of a group message: envelope checks, dedup, event. Errors that

@@ -129,13 +129,13 @@ static int own_key(struct e2ee_client *c, const struct e2ee__store_group *g,
  * so that a stale refusal cannot put it behind this one. */
 static int epoch_in_flight(struct e2ee_client *c, const struct e2ee__store_group *g)
 {
-    for (size_t i = 0; i < c->inflight.n; i++) {
+    int found = 0;
+    for (size_t i = 0; i < c->inflight.n && !found; i++) {
         const struct e2ee__inflight *fl = c->inflight.v[i];
-        if ((fl->kind == E2EE__OUT_GROUP_TEXT || fl->kind == E2EE__OUT_GROUP_BINARY) &&
-            strcmp(fl->target, g->id) == 0 && fl->epoch != g->epoch)
-            return 1;
+        found = (fl->kind == E2EE__OUT_GROUP_TEXT || fl->kind == E2EE__OUT_GROUP_BINARY) &&
+                strcmp(fl->target, g->id) == 0 && fl->epoch != g->epoch;
     }
-    return 0;
+    return found;
 }
 
 /* Members lacking the key, minus this client and members that cannot get it now, into a

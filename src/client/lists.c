@@ -6,9 +6,7 @@
 
 void e2ee_strv_free(char **list, size_t n)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; list && i < n; i++)
         free(list[i]);
     free(list);
 }

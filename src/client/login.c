@@ -27,16 +27,16 @@ static int permanent_refusal(int code)
 
 void e2ee__login_net_cb(struct e2ee_client *c, const struct e2ee__net_event *ev)
 {
+    int down = ev->type == E2EE__NET_EV_DISCONNECTED;
     int stop = 0;
-    if (ev->type == E2EE__NET_EV_DISCONNECTED && c->recycling) {
+    if (down && c->recycling) {
         (void)e2ee__net_connect(c->net); /* the transport schedules the new attempt */
-        return;
+    } else {
+        stop = down && (ev->close_code == CLOSE_REPLACED ||
+                        (ev->close_code == CLOSE_NORMAL && !ev->local));
+        if (down || ev->type == E2EE__NET_EV_CONNECT_FAILED)
+            stop = stop || c->reconnect_min_ms == 0;
     }
-    if (ev->type == E2EE__NET_EV_DISCONNECTED)
-        stop = ev->close_code == CLOSE_REPLACED ||
-               (ev->close_code == CLOSE_NORMAL && !ev->local);
-    if (ev->type == E2EE__NET_EV_DISCONNECTED || ev->type == E2EE__NET_EV_CONNECT_FAILED)
-        stop = stop || c->reconnect_min_ms == 0;
     /* decided inside the callback: the transport schedules its retry after it returns */
     if (stop)
         (void)e2ee__net_disconnect(c->net);
@@ -127,6 +127,12 @@ int e2ee__login_on_challenge(struct e2ee_client *c, const E2ee__RelayChallenge *
     c->have_nonce = 1;
     if (ch->limits && ch->limits->max_frame_size > 0)
         c->max_frame = ch->limits->max_frame_size;
+    c->rate = (uint32_t)((uint64_t)(ch->limits && ch->limits->max_requests_per_sec
+                                        ? ch->limits->max_requests_per_sec
+                                        : E2EE__CLIENT_RATE_DEFAULT) *
+                         E2EE__CLIENT_RATE_SHARE_PCT / 100);
+    if (c->rate == 0)
+        c->rate = 1;
     if (!c->login_retry_at && !c->login_error)
         rc = send_login(c);
 done:
@@ -142,11 +148,11 @@ void e2ee__login_connect_event(struct e2ee_client *c)
     if (e2ee__store_outq_count(c->st, &queued) != E2EE_OK)
         queued = 0;
     it = e2ee__event_add(c, E2EE_EVENT_CONNECT);
-    if (!it)
-        return;
-    it->ev.connect.relay_url = e2ee__event_str(it, c->relay_url);
-    it->ev.connect.registered = c->connect_registered;
-    it->ev.connect.queued = queued;
+    if (it) {
+        it->ev.connect.relay_url = e2ee__event_str(it, c->relay_url);
+        it->ev.connect.registered = c->connect_registered;
+        it->ev.connect.queued = queued;
+    }
 }
 
 static int logged_in(struct e2ee_client *c, const E2ee__RelayLoginOk *ok)

@@ -56,38 +56,48 @@ void e2ee__client_inbound_clear(struct e2ee_client *c)
     e2ee__vec_clear(&c->inbound, inbound_free);
 }
 
-void e2ee__client_net_cb(const struct e2ee__net_event *ev, void *user)
+/* A copy of a transport event, or NULL when out of memory. */
+static struct e2ee__inbound *inbound_copy(const struct e2ee__net_event *ev)
 {
-    struct e2ee_client *c = user;
-    struct e2ee__inbound *in;
+    struct e2ee__inbound *in = calloc(1, sizeof *in);
+    size_t n = ev->reason ? strnlen(ev->reason, E2EE__NET_REASON_MAX) : 0;
 
-    e2ee__login_net_cb(c, ev);
-    if (ev->type == E2EE__NET_EV_CONNECTING)
-        return;
-    in = calloc(1, sizeof *in);
     if (in && ev->type == E2EE__NET_EV_FRAME) {
         in->data = malloc(ev->len ? ev->len : 1);
         if (in->data)
             memcpy(in->data, ev->data, ev->len);
         in->len = ev->len;
     }
-    if (!in || (ev->type == E2EE__NET_EV_FRAME && !in->data) ||
-        e2ee__vec_push(&c->inbound, in) != E2EE_OK) {
-        inbound_free(in);
-        /* a lost frame would break the relay's stream order: get everything again */
-        c->reconnect_needed = 1;
-        return;
+    if (in && ev->type == E2EE__NET_EV_FRAME && !in->data) {
+        free(in);
+        in = NULL;
     }
-    in->type = ev->type;
-    in->err = ev->err;
-    in->close_code = ev->close_code;
-    in->local = ev->local;
-    in->delay_ms = ev->delay_ms;
-    e2ee__client_copy_id(in->reason, ""); /* then the full reason, which may be longer */
-    if (ev->reason) {
-        size_t n = strnlen(ev->reason, E2EE__NET_REASON_MAX);
-        memcpy(in->reason, ev->reason, n);
+    if (in) {
+        in->type = ev->type;
+        in->err = ev->err;
+        in->close_code = ev->close_code;
+        in->local = ev->local;
+        in->delay_ms = ev->delay_ms;
+        if (n)
+            memcpy(in->reason, ev->reason, n);
         in->reason[n] = '\0';
+    }
+    return in;
+}
+
+void e2ee__client_net_cb(const struct e2ee__net_event *ev, void *user)
+{
+    struct e2ee_client *c = user;
+    struct e2ee__inbound *in = NULL;
+
+    e2ee__login_net_cb(c, ev);
+    if (ev->type != E2EE__NET_EV_CONNECTING) {
+        in = inbound_copy(ev);
+        if (!in || e2ee__vec_push(&c->inbound, in) != E2EE_OK) {
+            inbound_free(in);
+            /* a lost frame would break the relay's stream order: get everything again */
+            c->reconnect_needed = 1;
+        }
     }
 }
 
@@ -207,10 +217,17 @@ static int handle_inbound(struct e2ee_client *c)
     return rc;
 }
 
+/* Acks held back by the pacing go out when a token is there. */
+static uint64_t acks_timer(struct e2ee_client *c)
+{
+    return c->acks.n && c->conn == E2EE__CONN_UP ? e2ee__client_token_timer(c) : 0;
+}
+
 static int timers_due(struct e2ee_client *c, uint64_t now)
 {
     uint64_t t1 = e2ee__outbox_next_timer(c), t2 = e2ee__pending_next_timer(c);
-    return (t1 && t1 <= now) || (t2 && t2 <= now) ||
+    uint64_t t3 = acks_timer(c);
+    return (t1 && t1 <= now) || (t2 && t2 <= now) || (t3 && t3 <= now) ||
            (c->login_retry_at && c->login_retry_at <= now);
 }
 
@@ -331,9 +348,9 @@ static void leave_loop(struct e2ee_client *c)
 static int wait_ms(struct e2ee_client *c, int timeout_ms)
 {
     uint64_t now = e2ee__client_mono_ms(), next = 0;
-    uint64_t t[3] = {e2ee__outbox_next_timer(c), e2ee__pending_next_timer(c),
-                     c->login_retry_at};
-    for (size_t i = 0; i < 3; i++) {
+    uint64_t t[4] = {e2ee__outbox_next_timer(c), e2ee__pending_next_timer(c),
+                     c->login_retry_at, acks_timer(c)};
+    for (size_t i = 0; i < 4; i++) {
         if (t[i] && (!next || t[i] < next))
             next = t[i];
     }

@@ -71,25 +71,25 @@ static void group_event(struct e2ee_client *c, enum e2ee_event_type type, const 
                         const char *owner, const char *by, uint64_t epoch, uint64_t req)
 {
     struct e2ee__event_item *it = e2ee__event_add(c, type);
-    if (!it)
-        return;
-    it->ev.group.group = e2ee__event_str(it, group);
-    it->ev.group.owner = e2ee__event_str(it, owner);
-    it->ev.group.by = e2ee__event_str(it, by);
-    it->ev.group.epoch = epoch;
-    it->ev.group.request_id = req;
+    if (it) {
+        it->ev.group.group = e2ee__event_str(it, group);
+        it->ev.group.owner = e2ee__event_str(it, owner);
+        it->ev.group.by = e2ee__event_str(it, by);
+        it->ev.group.epoch = epoch;
+        it->ev.group.request_id = req;
+    }
 }
 
 static void member_event(struct e2ee_client *c, enum e2ee_event_type type, const char *group,
                          const char *user, const char *by, uint64_t epoch)
 {
     struct e2ee__event_item *it = e2ee__event_add(c, type);
-    if (!it)
-        return;
-    it->ev.member.group = e2ee__event_str(it, group);
-    it->ev.member.user = e2ee__event_str(it, user);
-    it->ev.member.by = e2ee__event_str(it, by);
-    it->ev.member.epoch = epoch;
+    if (it) {
+        it->ev.member.group = e2ee__event_str(it, group);
+        it->ev.member.user = e2ee__event_str(it, user);
+        it->ev.member.by = e2ee__event_str(it, by);
+        it->ev.member.epoch = epoch;
+    }
 }
 
 /* GROUP_JOIN with the stored member list (sorted byte-wise by the store). */
@@ -262,11 +262,10 @@ done:
 
 static int listed(const E2ee__RelayGroupInfo *info, const char *user)
 {
-    for (size_t i = 0; i < info->n_members; i++) {
-        if (info->members[i] && strcmp(info->members[i], user) == 0)
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < info->n_members && !found; i++)
+        found = info->members[i] && strcmp(info->members[i], user) == 0;
+    return found;
 }
 
 int e2ee__membership_sync(struct e2ee_client *c, const E2ee__RelayGroupInfo *info)

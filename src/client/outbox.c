@@ -173,12 +173,13 @@ int e2ee__outbox_control(struct e2ee_client *c, uint32_t kind, const char *user,
 
 static struct e2ee__retry *find_retry(struct e2ee_client *c, const char *target)
 {
-    for (size_t i = 0; i < c->retries.n; i++) {
+    struct e2ee__retry *found = NULL;
+    for (size_t i = 0; i < c->retries.n && !found; i++) {
         struct e2ee__retry *r = c->retries.v[i];
         if (strcmp(r->target, target) == 0)
-            return r;
+            found = r;
     }
-    return NULL;
+    return found;
 }
 
 void e2ee__outbox_retry_later(struct e2ee_client *c, const char *target, uint64_t now)
@@ -186,16 +187,21 @@ void e2ee__outbox_retry_later(struct e2ee_client *c, const char *target, uint64_
     struct e2ee__retry *r = find_retry(c, target);
     if (!r) {
         r = calloc(1, sizeof *r);
-        if (!r || e2ee__vec_push(&c->retries, r) != E2EE_OK) {
+        if (r && e2ee__vec_push(&c->retries, r) == E2EE_OK) {
+            e2ee__client_copy_id(r->target, target);
+        } else {
             free(r);
-            return; /* retried at the next pass instead */
+            r = NULL; /* out of memory: retried at the next pass instead */
         }
-        e2ee__client_copy_id(r->target, target);
     }
-    r->delay_ms = r->delay_ms ? r->delay_ms * 2 : E2EE__CLIENT_RETRY_MIN_MS;
-    if (r->delay_ms > E2EE__CLIENT_RETRY_MAX_MS)
-        r->delay_ms = E2EE__CLIENT_RETRY_MAX_MS;
-    r->until_ms = now + r->delay_ms;
+    if (r && r->until_ms > now)
+        r = NULL; /* already waiting: the refusals of one burst count once */
+    if (r) {
+        r->delay_ms = r->delay_ms ? r->delay_ms * 2 : E2EE__CLIENT_RETRY_MIN_MS;
+        if (r->delay_ms > E2EE__CLIENT_RETRY_MAX_MS)
+            r->delay_ms = E2EE__CLIENT_RETRY_MAX_MS;
+        r->until_ms = now + r->delay_ms;
+    }
 }
 
 /* 1 while target must wait; an expired wait ends (its delay is kept for the next one). */
@@ -220,12 +226,16 @@ static void retry_done(struct e2ee_client *c, const char *target)
 uint64_t e2ee__outbox_next_timer(struct e2ee_client *c)
 {
     uint64_t next = 0;
-    if (c->conn != E2EE__CONN_UP)
-        return 0;
-    for (size_t i = 0; i < c->retries.n; i++) {
+    /* retries wait for a connection anyway */
+    for (size_t i = 0; c->conn == E2EE__CONN_UP && i < c->retries.n; i++) {
         struct e2ee__retry *r = c->retries.v[i];
         if (r->until_ms && (!next || r->until_ms < next))
             next = r->until_ms;
+    }
+    if (c->conn == E2EE__CONN_UP && c->pump_paced) {
+        uint64_t t = e2ee__client_token_timer(c);
+        if (t && (!next || t < next))
+            next = t;
     }
     return next;
 }
@@ -235,21 +245,19 @@ uint64_t e2ee__outbox_next_timer(struct e2ee_client *c)
 static void inflight_free(void *p)
 {
     struct e2ee__inflight *fl = p;
-    if (!fl)
-        return;
-    for (size_t i = 0; i < fl->n_dist; i++)
+    for (size_t i = 0; fl && i < fl->n_dist; i++)
         free(fl->dist[i]);
-    free(fl->dist);
+    if (fl)
+        free(fl->dist);
     free(fl);
 }
 
 static int inflight_has(struct e2ee_client *c, uint64_t msg_id)
 {
-    for (size_t i = 0; i < c->inflight.n; i++) {
-        if (((struct e2ee__inflight *)c->inflight.v[i])->msg_id == msg_id)
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < c->inflight.n && !found; i++)
+        found = ((struct e2ee__inflight *)c->inflight.v[i])->msg_id == msg_id;
+    return found;
 }
 
 void e2ee__outbox_reset(struct e2ee_client *c)
@@ -259,6 +267,15 @@ void e2ee__outbox_reset(struct e2ee_client *c)
 }
 
 /* ---- preparing a direct (or control) message ---- */
+
+/* Our key goes only to a current member (the request was checked; the member may have left
+ * since). */
+static int still_member(struct e2ee_client *c, const char *group, const char *user)
+{
+    int member = 0;
+    int rc = e2ee__store_member_check(c->st, group, user, &member);
+    return rc == E2EE_ERR_NOT_FOUND || (rc == E2EE_OK && !member) ? E2EE_ERR_NOT_MEMBER : rc;
+}
 
 /* The envelope of a queued direct item. *dist holds a key resend's distribution. */
 static int direct_envelope(struct e2ee_client *c, const struct e2ee__store_outgoing *o,
@@ -283,8 +300,9 @@ static int direct_envelope(struct e2ee_client *c, const struct e2ee__store_outgo
         if (glen)
             memcpy(group, o->payload, glen);
         group[glen] = '\0';
-        rc = e2ee__client_id_valid(group) ? e2ee__group_own_distribution(c, group, dist, dist_len)
-                                         : E2EE_ERR_CORRUPT;
+        rc = e2ee__client_id_valid(group) ? still_member(c, group, o->target) : E2EE_ERR_CORRUPT;
+        if (rc == E2EE_OK)
+            rc = e2ee__group_own_distribution(c, group, dist, dist_len);
         env->kind = E2EE__CLIENT_ENVELOPE_KIND__ENVELOPE_SENDER_KEY_DISTRIBUTION;
         env->body = *dist;
         env->body_len = *dist_len;
@@ -393,11 +411,10 @@ done:
 
 static int target_blocked(const struct e2ee__vec *blocked, const char *target)
 {
-    for (size_t i = 0; i < blocked->n; i++) {
-        if (strcmp(blocked->v[i], target) == 0)
-            return 1;
-    }
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < blocked->n && !found; i++)
+        found = strcmp(blocked->v[i], target) == 0;
+    return found;
 }
 
 static void fail_item(struct e2ee_client *c, const struct e2ee__store_outgoing *o, uint64_t id,
@@ -457,6 +474,7 @@ int e2ee__outbox_pump(struct e2ee_client *c, uint64_t now)
     int rc = E2EE_OK;
 
     c->pump_dirty = 0;
+    c->pump_paced = 0;
     if (c->inflight.n >= E2EE__CLIENT_INFLIGHT_MAX)
         goto done;
     rc = e2ee__store_outq_list(c->st, E2EE__STORE_OUT_ANY,
@@ -475,6 +493,10 @@ int e2ee__outbox_pump(struct e2ee_client *c, uint64_t now)
         if (retry_waiting(c, o->target, now)) {
             rc = e2ee__vec_push(&blocked, (void *)o->target);
             continue;
+        }
+        if (!e2ee__client_token(c, now)) {
+            c->pump_paced = 1; /* the timer brings the next pass */
+            break;
         }
         rc = pump_item(c, o, id, now, &blocked);
         prepared++;

@@ -114,18 +114,20 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
 
 /* ---- bundles ---- */
 
+/* The fetch for user (or, user NULL, with request id req); *at its index. */
 static struct e2ee__fetch *find_fetch(struct e2ee_client *c, const char *user, uint64_t req,
                                       size_t *at)
 {
-    for (size_t i = 0; i < c->fetches.n; i++) {
+    struct e2ee__fetch *found = NULL;
+    for (size_t i = 0; i < c->fetches.n && !found; i++) {
         struct e2ee__fetch *f = c->fetches.v[i];
         if ((user && strcmp(f->user, user) == 0) || (!user && f->req_id == req)) {
+            found = f;
             if (at)
                 *at = i;
-            return f;
         }
     }
-    return NULL;
+    return found;
 }
 
 int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
@@ -149,6 +151,8 @@ int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
     f.request_id = fe->req_id;
     f.body_case = E2EE__CLIENT_FRAME__BODY_FETCH_BUNDLE;
     f.fetch_bundle = &fb;
+    /* counted in the pacing, never held back by it: the messages behind it wait already */
+    (void)e2ee__client_token(c, e2ee__client_mono_ms());
     rc = e2ee__client_frame(c, &f, 0);
     if (rc == E2EE_OK)
         rc = e2ee__vec_push(&c->fetches, fe);
@@ -186,15 +190,18 @@ static void set_fail(struct e2ee_client *c, const char *user, int code, int perm
     }
     if (!pf) {
         pf = calloc(1, sizeof *pf);
-        if (!pf || e2ee__vec_push(&c->fails, pf) != E2EE_OK) {
+        if (pf && e2ee__vec_push(&c->fails, pf) == E2EE_OK) {
+            e2ee__client_copy_id(pf->user, user);
+        } else {
             free(pf);
-            return; /* only an optimisation is lost: the peer is asked again */
+            pf = NULL; /* out of memory: the peer is asked again, nothing else is lost */
         }
-        e2ee__client_copy_id(pf->user, user);
     }
-    pf->code = code;
-    pf->permanent = permanent;
-    pf->until_ms = e2ee__client_mono_ms() + ms;
+    if (pf) {
+        pf->code = code;
+        pf->permanent = permanent;
+        pf->until_ms = e2ee__client_mono_ms() + ms;
+    }
 }
 
 static int copy_key(uint8_t *dst, size_t n, ProtobufCBinaryData b)

@@ -43,20 +43,21 @@ static void change_event(struct e2ee_client *c, const char *user,
                          int accepted)
 {
     char old_fp[E2EE_FINGERPRINT_SIZE], new_fp[E2EE_FINGERPRINT_SIZE];
-    struct e2ee__event_item *it;
+    struct e2ee__event_item *it = NULL;
 
-    if (fingerprint_hex(before->trusted_key, before->trusted_len, old_fp) != E2EE_OK ||
-        fingerprint_hex(key, PEER_KEY_LEN, new_fp) != E2EE_OK)
-        return;
-    it = e2ee__event_add(c, E2EE_EVENT_PEER_IDENTITY_CHANGED);
+    if (fingerprint_hex(before->trusted_key, before->trusted_len, old_fp) == E2EE_OK &&
+        fingerprint_hex(key, PEER_KEY_LEN, new_fp) == E2EE_OK)
+        it = e2ee__event_add(c, E2EE_EVENT_PEER_IDENTITY_CHANGED);
     if (!it)
-        return;
+        goto done;
     it->ev.identity.user = e2ee__event_str(it, user);
     it->ev.identity.old_fingerprint = e2ee__event_str(it, old_fp);
     it->ev.identity.new_fingerprint = e2ee__event_str(it, new_fp);
     it->ev.identity.accepted = accepted;
     e2ee__client_log(c, E2EE_LOG_WARNING, "identity key of %s changed (%s)", user,
                      accepted ? "accepted by policy" : "blocked until trusted");
+done:
+    return;
 }
 
 /* A change: trusted at once (ACCEPT), or kept pending (BLOCK). */

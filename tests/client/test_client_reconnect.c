@@ -13,6 +13,7 @@
 #include "testutil.h"
 
 static struct rt_relay g_relay;
+static struct rt_relay g_slow; /* a relay with a low request rate */
 static char g_listen[64];
 
 static int setup(void **state)
@@ -29,6 +30,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    rt_relay_cleanup(&g_slow);
     rt_relay_cleanup(&g_relay);
     return 0;
 }
@@ -42,7 +44,7 @@ static void expect_texts_in_order(struct ct_client *cl, enum e2ee_event_type typ
                                CT_WAIT_MS),
                      first + (size_t)n);
     for (int i = 0; i < n; i++) {
-        snprintf(text, sizeof text, "%s%02d", prefix, i);
+        snprintf(text, sizeof text, "%s%0*d", prefix, n > 100 ? 3 : 2, i);
         assert_string_equal(ct_nth(cl, &(struct ct_match){.type = type}, first + (size_t)i)->text,
                             text);
     }
@@ -112,11 +114,37 @@ static void test_relay_killed_mid_burst(void **state)
     ct_client_free(b);
 }
 
+#define PACED_N 400
+
+/* A burst larger than the relay's rate allows in a second: the client paces itself (the
+ * rate comes in the relay's challenge) and is never refused for it. */
+static void test_pacing(void **state)
+{
+    struct rt_relay_opts o = {.config = "max_requests_per_sec = 200\n"};
+    struct ct_client *a, *b;
+    char text[64];
+    (void)state;
+
+    assert_int_equal(rt_relay_start(&g_slow, &o), 0);
+    a = ct_client_new(&g_slow, "pc-alice", NULL);
+    b = ct_client_new(&g_slow, "pc-bob", NULL);
+    a->log_watch = "E2EE_ERR_RATE_LIMITED";
+    for (int i = 0; i < PACED_N; i++) {
+        snprintf(text, sizeof text, "paced %03d", i);
+        assert_int_equal(e2ee_client_send_direct(a->c, "pc-bob", text, NULL), E2EE_OK);
+    }
+    expect_texts_in_order(b, E2EE_EVENT_DIRECT_TEXT, "paced ", PACED_N, 0);
+    assert_int_equal(a->log_hits, 0);
+    ct_client_free(a);
+    ct_client_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_restart),
         cmocka_unit_test(test_relay_killed_mid_burst),
+        cmocka_unit_test(test_pacing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
