@@ -26,13 +26,10 @@ static int next_word(const char **p, char *w, size_t cap)
 {
     const char *s = *p;
     size_t n = 0;
+    int found;
     while (*s == ' ' || *s == '\t')
         s++;
-    if (!*s) {
-        *p = s;
-        w[0] = '\0';
-        return 0;
-    }
+    found = *s != '\0';
     while (*s && *s != ' ' && *s != '\t') {
         if (n + 1 < cap)
             w[n++] = *s;
@@ -42,7 +39,7 @@ static int next_word(const char **p, char *w, size_t cap)
     while (*s == ' ' || *s == '\t')
         s++;
     *p = s;
-    return 1;
+    return found;
 }
 
 static void report(struct chat *ch, int code, const char *what)
@@ -130,13 +127,13 @@ static enum chat_cmd_result cmd_g(struct chat *ch, const char *rest, struct chat
     (void)blk;
     if (!next_word(&rest, group, sizeof group)) {
         usage(ch, "/g", "GROUP [TEXT]");
-        return CHAT_CMD_DONE;
+    } else {
+        snprintf(dest, sizeof dest, "#%s", group[0] == '#' ? group + 1 : group);
+        if (!*rest)
+            set_target(ch, dest);
+        else
+            do_send(ch, dest, rest);
     }
-    snprintf(dest, sizeof dest, "#%s", group[0] == '#' ? group + 1 : group);
-    if (!*rest)
-        set_target(ch, dest);
-    else
-        do_send(ch, dest, rest);
     return CHAT_CMD_DONE;
 }
 
@@ -151,7 +148,7 @@ static enum chat_cmd_result group_call(struct chat *ch, const char *name, const 
         ok = next_word(&rest, user, sizeof user);
     if (!ok || *rest) {
         usage(ch, name, remove ? "GROUP USER" : "GROUP");
-        return CHAT_CMD_DONE;
+        goto done;
     }
     if (strcmp(name, "/create") == 0)
         rc = e2ee_client_create_group(ch->c, group, &req);
@@ -167,6 +164,7 @@ static enum chat_cmd_result group_call(struct chat *ch, const char *name, const 
         chat_track_request(ch, req, group, remove ? user : NULL);
     else
         report(ch, rc, name);
+done:
     return CHAT_CMD_DONE;
 }
 
@@ -180,13 +178,13 @@ static enum chat_cmd_result cmd_sendfile(struct chat *ch, const char *rest, stru
     size_t len = 0;
     int rc, group;
     (void)b;
-    if (!next_word(&rest, dest, sizeof dest) || !*rest) {
-        usage(ch, "/sendfile", "USER|#GROUP PATH");
-        return CHAT_CMD_DONE;
-    }
-    group = dest[0] == '#';
     sb_init(&err);
     sb_init(&what);
+    if (!next_word(&rest, dest, sizeof dest) || !*rest) {
+        usage(ch, "/sendfile", "USER|#GROUP PATH");
+        goto done;
+    }
+    group = dest[0] == '#';
     sb_printf(&what, "/sendfile %s", dest);
     if (chat_file_encode(rest, &msg, &len, &err) != 0) {
         chat_printf(ch, ch->tty ? "error: %s: %s" : "error file: %s: %s", rest, sb_str(&err));
@@ -205,6 +203,7 @@ static enum chat_cmd_result cmd_sendfile(struct chat *ch, const char *rest, stru
                             group ? dest + 1 : dest);
         }
     }
+done:
     free(msg);
     sb_free(&err);
     sb_free(&what);
@@ -250,15 +249,16 @@ static enum chat_cmd_result cmd_members(struct chat *ch, const char *rest, struc
     (void)b;
     if (!next_word(&rest, group, sizeof group) || *rest) {
         usage(ch, "/members", "GROUP");
-        return CHAT_CMD_DONE;
+        goto done;
     }
     rc = e2ee_client_list_members(ch->c, group, &v, &n);
     if (rc != E2EE_OK) {
         report(ch, rc, "/members");
-        return CHAT_CMD_DONE;
+        goto done;
     }
     snprintf(label, sizeof label, ch->tty ? "members of #%s" : "members %s", group);
     print_list(ch, label, v, n);
+done:
     e2ee_strv_free(v, n);
     return CHAT_CMD_DONE;
 }
@@ -270,15 +270,15 @@ static enum chat_cmd_result list_cmd(struct chat *ch, const char *rest, int grou
     int rc;
     if (*rest) {
         usage(ch, groups ? "/groups" : "/users", "");
-        return CHAT_CMD_DONE;
+        goto done;
     }
     rc = groups ? e2ee_client_list_groups(ch->c, &v, &n)
                 : e2ee_client_list_known_users(ch->c, &v, &n);
-    if (rc != E2EE_OK) {
+    if (rc != E2EE_OK)
         report(ch, rc, groups ? "/groups" : "/users");
-        return CHAT_CMD_DONE;
-    }
-    print_list(ch, groups ? "groups" : "users", v, n);
+    else
+        print_list(ch, groups ? "groups" : "users", v, n);
+done:
     e2ee_strv_free(v, n);
     return CHAT_CMD_DONE;
 }
@@ -303,28 +303,23 @@ static enum chat_cmd_result cmd_fp(struct chat *ch, const char *rest, struct cha
     self = !next_word(&rest, user, sizeof user);
     if (*rest) {
         usage(ch, "/fp", "[USER]");
-        return CHAT_CMD_DONE;
+        goto done;
     }
-    if (self || strcmp(user, e2ee_client_user_id(ch->c)) == 0) {
-        rc = e2ee_client_fingerprint(ch->c, NULL, fp);
-        if (rc == E2EE_OK)
-            chat_printf(ch, "fingerprint %s %s", e2ee_client_user_id(ch->c), fp);
-        else
-            report(ch, rc, "/fp");
-        return CHAT_CMD_DONE;
-    }
-    rc = e2ee_client_fingerprint(ch->c, user, fp);
-    if (rc == E2EE_OK)
+    self = self || strcmp(user, e2ee_client_user_id(ch->c)) == 0;
+    rc = e2ee_client_fingerprint(ch->c, self ? NULL : user, fp);
+    if (rc == E2EE_OK && !self)
         rc = e2ee_client_safety_number(ch->c, user, sn);
     if (rc != E2EE_OK) {
         report(ch, rc, "/fp");
-        return CHAT_CMD_DONE;
+        goto done;
     }
-    chat_printf(ch, "fingerprint %s %s", user, fp);
-    chat_printf(ch, "safety-number %s %s", user, sn);
-    if (ch->tty)
+    chat_printf(ch, "fingerprint %s %s", self ? e2ee_client_user_id(ch->c) : user, fp);
+    if (!self)
+        chat_printf(ch, "safety-number %s %s", user, sn);
+    if (ch->tty && !self)
         chat_printf(ch, "compare the safety number with %s over another channel (in person, "
                         "by phone): equal numbers mean no one sits in the middle", user);
+done:
     return CHAT_CMD_DONE;
 }
 
@@ -335,13 +330,13 @@ static enum chat_cmd_result cmd_trust(struct chat *ch, const char *rest, struct 
     (void)b;
     if (!next_word(&rest, user, sizeof user) || !next_word(&rest, fp, sizeof fp) || *rest) {
         usage(ch, "/trust", "USER FINGERPRINT");
-        return CHAT_CMD_DONE;
+    } else {
+        rc = e2ee_client_trust_peer(ch->c, user, fp);
+        if (rc == E2EE_OK)
+            chat_printf(ch, "trusted %s %s", user, fp);
+        else
+            report(ch, rc, "/trust");
     }
-    rc = e2ee_client_trust_peer(ch->c, user, fp);
-    if (rc == E2EE_OK)
-        chat_printf(ch, "trusted %s %s", user, fp);
-    else
-        report(ch, rc, "/trust");
     return CHAT_CMD_DONE;
 }
 
@@ -352,28 +347,26 @@ static long long parse_count(const char *s, long long max)
     long long v;
     errno = 0;
     v = strtoll(s, &end, 10);
-    if (errno || !end || end == s || *end || v < 1 || v > max)
-        return -1;
-    return v;
+    return (errno || !end || end == s || *end || v < 1 || v > max) ? -1 : v;
 }
 
 static enum chat_cmd_result cmd_wait(struct chat *ch, const char *rest, struct chat_cmd_block *b)
 {
+    enum chat_cmd_result r = CHAT_CMD_DONE;
     size_t n = strlen(rest);
     while (n && (rest[n - 1] == ' ' || rest[n - 1] == '\t'))
         n--;
     if (ch->tty) {
         chat_print(ch, "/wait is for scripts (stdin not a terminal)");
-        return CHAT_CMD_DONE;
-    }
-    if (n == 0 || n >= sizeof b->pattern) {
+    } else if (n == 0 || n >= sizeof b->pattern) {
         usage(ch, "/wait", "PATTERN");
-        return CHAT_CMD_DONE;
+    } else {
+        memcpy(b->pattern, rest, n);
+        b->pattern[n] = '\0';
+        b->ms = (int64_t)ch->timeout_s * 1000;
+        r = CHAT_CMD_WAIT;
     }
-    memcpy(b->pattern, rest, n);
-    b->pattern[n] = '\0';
-    b->ms = (int64_t)ch->timeout_s * 1000;
-    return CHAT_CMD_WAIT;
+    return r;
 }
 
 static enum chat_cmd_result cmd_sleep(struct chat *ch, const char *rest, struct chat_cmd_block *b)
@@ -382,12 +375,11 @@ static enum chat_cmd_result cmd_sleep(struct chat *ch, const char *rest, struct 
     long long ms = -1;
     if (next_word(&rest, w, sizeof w) && !*rest)
         ms = parse_count(w, (long long)CHAT_TIMEOUT_MAX_S * 1000);
-    if (ms < 0) {
+    if (ms < 0)
         usage(ch, "/sleep", "MILLISECONDS");
-        return CHAT_CMD_DONE;
-    }
-    b->ms = ms;
-    return CHAT_CMD_SLEEP;
+    else
+        b->ms = ms;
+    return ms < 0 ? CHAT_CMD_DONE : CHAT_CMD_SLEEP;
 }
 
 static enum chat_cmd_result cmd_timeout(struct chat *ch, const char *rest, struct chat_cmd_block *b)
@@ -464,12 +456,14 @@ void chat_print_help(struct chat *ch)
 
 enum chat_cmd_result chat_run_line(struct chat *ch, const char *line, struct chat_cmd_block *blk)
 {
+    enum chat_cmd_result r = CHAT_CMD_DONE;
     char name[WORD_MAX];
-    const char *rest = line;
+    const char *rest;
+    size_t i, n = sizeof k_cmds / sizeof k_cmds[0];
     while (*line == ' ' || *line == '\t')
         line++;
     if (*line == '\0' || (!ch->tty && *line == '#'))
-        return CHAT_CMD_DONE; /* blank line; in scripts, a comment */
+        goto done; /* blank line; in scripts, a comment */
     if (*line != '/') {
         if (ch->target[0])
             do_send(ch, ch->target, line);
@@ -477,16 +471,18 @@ enum chat_cmd_result chat_run_line(struct chat *ch, const char *line, struct cha
             chat_print(ch, ch->tty ? "no conversation yet: /msg USER TEXT or /g GROUP TEXT "
                                      "(/help lists the commands)"
                                    : "error usage: no conversation: /msg USER or /g GROUP first");
-        return CHAT_CMD_DONE;
+        goto done;
     }
     rest = line;
     next_word(&rest, name, sizeof name);
-    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++)
-        if (strcmp(name, k_cmds[i].name) == 0)
-            return k_cmds[i].run(ch, rest, blk);
-    if (ch->tty)
+    for (i = 0; i < n && strcmp(name, k_cmds[i].name) != 0; i++)
+        ;
+    if (i < n)
+        r = k_cmds[i].run(ch, rest, blk);
+    else if (ch->tty)
         chat_printf(ch, "unknown command %s (/help lists them)", name);
     else
         chat_printf(ch, "error unknown-command %s", name);
-    return CHAT_CMD_DONE;
+done:
+    return r;
 }

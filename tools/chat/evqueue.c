@@ -36,11 +36,11 @@ static char *dup_data(const uint8_t *data, size_t len, int *oom)
     char *d = malloc(len + 1);
     if (!d) {
         *oom = 1;
-        return NULL;
+    } else {
+        if (len)
+            memcpy(d, data, len);
+        d[len] = '\0';
     }
-    if (len)
-        memcpy(d, data, len);
-    d[len] = '\0';
     return d;
 }
 
@@ -171,37 +171,34 @@ void chat_on_event(const struct e2ee_event *ev, void *user_data)
 {
     struct chat *ch = user_data;
     struct chat_ev *e = calloc(1, sizeof *e);
-    int oom = 0;
-    if (!e)
-        return; /* out of memory: the event is lost, as the library's own would be */
-    e->type = ev->type;
-    e->at_ms = 0;
-    copy_event(e, ev, &oom);
-    if (e->at_ms <= 0)
-        e->at_ms = chat_now_ms();
-    if (oom) {
-        chat_ev_free(e);
-        return;
+    int oom = e == NULL;
+    if (e) {
+        e->type = ev->type;
+        copy_event(e, ev, &oom);
+        if (e->at_ms <= 0)
+            e->at_ms = chat_now_ms();
     }
-    post(ch, e);
+    if (oom) /* out of memory: the event is lost, as the library's own would be */
+        chat_ev_free(e);
+    else
+        post(ch, e);
 }
 
 void chat_on_log(enum e2ee_log_level level, const char *line, void *user_data)
 {
     struct chat *ch = user_data;
     struct chat_ev *e = calloc(1, sizeof *e);
-    int oom = 0;
-    if (!e)
-        return;
-    e->is_log = 1;
-    e->code = (int)level;
-    e->at_ms = chat_now_ms();
-    e->text = dup_or_null(line ? line : "", &oom);
-    if (oom) {
-        chat_ev_free(e);
-        return;
+    int oom = e == NULL;
+    if (e) {
+        e->is_log = 1;
+        e->code = (int)level;
+        e->at_ms = chat_now_ms();
+        e->text = dup_or_null(line ? line : "", &oom);
     }
-    post(ch, e);
+    if (oom)
+        chat_ev_free(e);
+    else
+        post(ch, e);
 }
 
 void chat_post_signal(int fd, int signo)
@@ -231,22 +228,21 @@ int chat_take(struct chat *ch, struct chat_ev **ev, int *signo)
     *ev = NULL;
     *signo = 0;
     drain_wakes(ch);
-    if (ch->sig_pending) {
-        int s = __builtin_ctzll(ch->sig_pending);
-        ch->sig_pending &= ~((uint64_t)1 << s);
-        *signo = s;
-        return 1;
+    if (ch->sig_pending) { /* signals first: a quit must not wait behind a backlog */
+        *signo = __builtin_ctzll(ch->sig_pending);
+        ch->sig_pending &= ~((uint64_t)1 << *signo);
+    } else {
+        pthread_mutex_lock(&ch->q_mu);
+        *ev = ch->q_head;
+        if (*ev) {
+            ch->q_head = (*ev)->next;
+            if (!ch->q_head)
+                ch->q_tail = NULL;
+            (*ev)->next = NULL;
+        }
+        pthread_mutex_unlock(&ch->q_mu);
     }
-    pthread_mutex_lock(&ch->q_mu);
-    *ev = ch->q_head;
-    if (*ev) {
-        ch->q_head = (*ev)->next;
-        if (!ch->q_head)
-            ch->q_tail = NULL;
-        (*ev)->next = NULL;
-    }
-    pthread_mutex_unlock(&ch->q_mu);
-    return *ev != NULL;
+    return *ev != NULL || *signo != 0;
 }
 
 void chat_ev_free(struct chat_ev *e)

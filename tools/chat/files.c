@@ -24,32 +24,33 @@
 
 static int name_ok(const char *name, size_t n)
 {
-    if (n == 0 || n > CHAT_FILE_NAME_MAX || (n == 1 && name[0] == '.') ||
-        (n == 2 && name[0] == '.' && name[1] == '.'))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
+    int ok = n > 0 && n <= CHAT_FILE_NAME_MAX && !(n == 1 && name[0] == '.') &&
+             !(n == 2 && name[0] == '.' && name[1] == '.');
+    for (size_t i = 0; ok && i < n; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
-            return 0;
+        ok = !(c < 0x20 || c == 0x7f || c == '/' || c == '\\');
     }
-    return 1;
+    return ok;
 }
 
 int chat_file_decode(const char *data, size_t len, struct chat_file *f)
 {
-    size_t n;
+    size_t n = 0;
+    int ok;
     memset(f, 0, sizeof *f);
-    if (len < FILE_HDR_LEN || memcmp(data, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
-        return 0;
-    n = ((size_t)(unsigned char)data[FILE_MAGIC_LEN] << 8) |
-        (unsigned char)data[FILE_MAGIC_LEN + 1];
-    if (n > len - FILE_HDR_LEN || !name_ok(data + FILE_HDR_LEN, n))
-        return 0;
-    memcpy(f->name, data + FILE_HDR_LEN, n);
-    f->name[n] = '\0';
-    f->content = data + FILE_HDR_LEN + n;
-    f->len = len - FILE_HDR_LEN - n;
-    return 1;
+    ok = len >= FILE_HDR_LEN && memcmp(data, FILE_MAGIC, FILE_MAGIC_LEN) == 0;
+    if (ok) {
+        n = ((size_t)(unsigned char)data[FILE_MAGIC_LEN] << 8) |
+            (unsigned char)data[FILE_MAGIC_LEN + 1];
+        ok = n <= len - FILE_HDR_LEN && name_ok(data + FILE_HDR_LEN, n);
+    }
+    if (ok) {
+        memcpy(f->name, data + FILE_HDR_LEN, n);
+        f->name[n] = '\0';
+        f->content = data + FILE_HDR_LEN + n;
+        f->len = len - FILE_HDR_LEN - n;
+    }
+    return ok;
 }
 
 int chat_file_encode(const char *path, uint8_t **out, size_t *out_len, struct strbuf *err)
@@ -111,9 +112,9 @@ static int write_new(const char *path, const char *data, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     size_t off = 0;
-    int saved;
+    int saved, rc = -1;
     if (fd < 0)
-        return -1;
+        goto done; /* errno from open: EEXIST when the name is taken */
     while (off < len) {
         ssize_t w = write(fd, data + off, len - off);
         if (w < 0 && errno == EINTR)
@@ -122,14 +123,17 @@ static int write_new(const char *path, const char *data, size_t len)
             break;
         off += (size_t)w;
     }
-    if (off == len && close(fd) == 0)
-        return 0;
+    if (off == len && close(fd) == 0) {
+        rc = 0;
+        goto done;
+    }
     saved = errno ? errno : EIO;
     if (off != len)
         close(fd);
     unlink(path);
-    errno = saved;
-    return -1;
+    errno = saved == EEXIST ? EIO : saved; /* EEXIST means "try another name" */
+done:
+    return rc;
 }
 
 int chat_file_save(const char *dir, const struct chat_file *f, struct strbuf *saved)
@@ -162,9 +166,10 @@ int chat_show_file(struct chat *ch, const struct chat_ev *ev)
     struct chat_file f;
     struct strbuf b, saved;
     int ok = 0, group = ev->type == E2EE_EVENT_GROUP_BINARY;
-    if ((ev->type != E2EE_EVENT_DIRECT_BINARY && !group) || !ev->text ||
-        !chat_file_decode(ev->text, ev->len, &f))
-        return 0;
+    int is_file = (ev->type == E2EE_EVENT_DIRECT_BINARY || group) && ev->text &&
+                  chat_file_decode(ev->text, ev->len, &f);
+    if (!is_file)
+        goto done;
     sb_init(&b);
     sb_init(&saved);
     if (ch->o.download_dir)
@@ -200,5 +205,6 @@ int chat_show_file(struct chat *ch, const struct chat_ev *ev)
         chat_hist_add(ch, sb_str(&b));
     sb_free(&b);
     sb_free(&saved);
-    return 1;
+done:
+    return is_file;
 }

@@ -42,30 +42,25 @@ void chat_put_time(struct strbuf *b, int64_t ms)
  * (overlong forms, surrogates and values past U+10FFFF are invalid). */
 static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
 {
-    size_t len;
-    unsigned c = s[0], min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
+    size_t len = 0;
+    unsigned c = s[0], min = 0;
+    if (c < 0x80)
+        len = 1;
+    else if (c >= 0xc2 && c <= 0xdf)
         len = 2, min = 0x80, c &= 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
+    else if (c >= 0xe0 && c <= 0xef)
         len = 3, min = 0x800, c &= 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
+    else if (c >= 0xf0 && c <= 0xf4)
         len = 4, min = 0x10000, c &= 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
+    if (len > n)
+        len = 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80)
-            return 0;
+            len = 0;
         c = (c << 6) | (s[i] & 0x3f);
     }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
+    if (len && (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)))
+        len = 0;
     *cp = c;
     return len;
 }
@@ -127,12 +122,15 @@ static void put_members_spaced(struct strbuf *b, const char *members)
 
 static const char *ack_word(int state)
 {
-    switch (state) {
-    case E2EE_ACK_SENT: return "sent";
-    case E2EE_ACK_DELIVERED: return "delivered";
-    case E2EE_ACK_FAILED: return "failed";
-    default: return "unknown";
-    }
+    static const char *const words[] = {
+        [E2EE_ACK_SENT] = "sent",
+        [E2EE_ACK_DELIVERED] = "delivered",
+        [E2EE_ACK_FAILED] = "failed",
+    };
+    const char *w = NULL;
+    if (state >= 0 && (size_t)state < sizeof words / sizeof words[0])
+        w = words[state];
+    return w ? w : "unknown";
 }
 
 /* ---- scripted form ---- */
@@ -171,17 +169,20 @@ static void line_errors(struct strbuf *b, const struct chat_ev *e)
 
 static void line_membership(struct strbuf *b, const struct chat_ev *e)
 {
+    int with_epoch = 1;
     switch (e->type) {
     case E2EE_EVENT_GROUP_CREATED:
         sb_puts(b, "created ");
         put_s(b, e->group);
-        return;
+        with_epoch = 0;
+        break;
     case E2EE_EVENT_GROUP_DELETED:
         sb_puts(b, "deleted ");
         put_s(b, e->group);
         sb_puts(b, " by ");
         put_s(b, e->by ? e->by : e->owner);
-        return;
+        with_epoch = 0;
+        break;
     case E2EE_EVENT_GROUP_JOIN:
         sb_puts(b, "joined ");
         put_s(b, e->group);
@@ -211,7 +212,8 @@ static void line_membership(struct strbuf *b, const struct chat_ev *e)
         }
         break;
     }
-    sb_printf(b, " epoch %llu", (unsigned long long)e->epoch);
+    if (with_epoch)
+        sb_printf(b, " epoch %llu", (unsigned long long)e->epoch);
 }
 
 void chat_format_line(struct strbuf *b, const struct chat_ev *e)

@@ -2,6 +2,7 @@
  * e2ee-chat: options, set-up and tear-down, and the output shared by both front ends.
  * Usage and the scripted line format: docs/man/e2ee-chat.1.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -82,12 +83,29 @@ void chat_show_event(struct chat *ch, const struct chat_ev *ev)
     sb_free(&b);
 }
 
+/* Shows what is queued; 1 when a signal (other than SIGWINCH) came. */
+static int finish_take(struct chat *ch)
+{
+    struct chat_ev *ev;
+    int signo, interrupted = 0;
+    while (!interrupted && chat_take(ch, &ev, &signo)) {
+        if (ev)
+            chat_show_event(ch, ev);
+        chat_ev_free(ev);
+        interrupted = !ev && signo != SIGWINCH;
+    }
+    return interrupted;
+}
+
 int chat_finish(struct chat *ch)
 {
     int64_t deadline = chat_now_ms() + (int64_t)ch->timeout_s * 1000, left;
-    struct chat_ev *ev;
-    int signo, announced = 0;
-    while (chat_pending(ch) > 0) {
+    struct pollfd p;
+    int rc = 0;
+    if (ch->tty && chat_pending(ch) > 0)
+        chat_printf(ch, "waiting up to %d s for the relay to confirm %zu message(s) or "
+                        "request(s); Ctrl-C leaves now", ch->timeout_s, chat_pending(ch));
+    while (rc == 0 && chat_pending(ch) > 0) {
         left = deadline - chat_now_ms();
         if (left <= 0) {
             if (ch->tty)
@@ -96,42 +114,41 @@ int chat_finish(struct chat *ch)
                             ch->o.memory ? "" : " (queued in the store for next time)");
             else
                 chat_printf(ch, "exit-timeout %zu unconfirmed", chat_pending(ch));
-            return 1;
+            rc = 1;
+            break;
         }
-        if (ch->tty && !announced) {
-            chat_printf(ch, "waiting up to %d s for the relay to confirm %zu message(s) or "
-                            "request(s); Ctrl-C leaves now", ch->timeout_s, chat_pending(ch));
-            announced = 1;
-        }
-        struct pollfd p = {.fd = ch->evpipe[0], .events = POLLIN};
+        p = (struct pollfd){.fd = ch->evpipe[0], .events = POLLIN};
         if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR)
-            return 1;
-        while (chat_take(ch, &ev, &signo)) {
-            if (ev) {
-                chat_show_event(ch, ev);
-                chat_ev_free(ev);
-            } else if (signo != SIGWINCH) {
-                return 1;
-            }
-        }
+            rc = 1;
+        else
+            rc = finish_take(ch);
     }
-    return 0;
+    return rc;
 }
 
 /* mkdir -p with mode 0700 for each missing component of the folder of `path`. */
 static int make_parent_dirs(char *path)
 {
-    for (char *p = path + 1; *p; p++) {
+    int rc = 0;
+    for (char *p = path + 1; *p && rc == 0; p++) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            *p = '/';
-            return -1;
-        }
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            rc = -1;
         *p = '/';
     }
-    return 0;
+    return rc;
+}
+
+/* 1 when s is 1..max characters of [A-Za-z0-9._@+-] and not "." or "..". */
+static int id_ok(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    int ok = n > 0 && n <= max && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || strchr("._@+-", s[i]) != NULL;
+    return ok;
 }
 
 /* The default store: $XDG_DATA_HOME/e2ee-chat/RELAY/USER.e2ee (RELAY: host_port). */
@@ -144,28 +161,33 @@ static int default_store(struct chat *ch)
     int w;
     hostport = hostport ? hostport + 3 : ch->o.relay;
     for (; *hostport && *hostport != '/' && n + 1 < sizeof relay; hostport++)
-        relay[n++] = (*hostport == ':' || *hostport == '[' || *hostport == ']') ? '_' : *hostport;
+        relay[n++] = (isalnum((unsigned char)*hostport) || *hostport == '.' || *hostport == '-')
+                         ? *hostport
+                         : '_';
     relay[n] = '\0';
-    if (xdg && xdg[0] == '/')
+    if (!id_ok(relay, sizeof relay - 1))
+        w = -1;
+    else if (xdg && xdg[0] == '/')
         w = snprintf(ch->store_path, sizeof ch->store_path, "%s/e2ee-chat/%s/%s.e2ee", xdg,
                      relay, ch->o.user);
     else if (home && home[0] == '/')
         w = snprintf(ch->store_path, sizeof ch->store_path,
                      "%s/.local/share/e2ee-chat/%s/%s.e2ee", home, relay, ch->o.user);
     else
-        return -1;
+        w = -1;
     if (w < 0 || (size_t)w >= sizeof ch->store_path)
-        return -1;
-    return make_parent_dirs(ch->store_path);
+        w = -1;
+    return w < 0 ? -1 : make_parent_dirs(ch->store_path);
 }
 
 static int parse_level(const char *s)
 {
     static const char *const names[] = {"error", "warning", "info", "debug"};
-    for (int i = 0; i < 4; i++)
+    int level = -2;
+    for (int i = 0; i < 4 && level < 0; i++)
         if (strcmp(s, names[i]) == 0)
-            return i;
-    return -2;
+            level = i;
+    return level;
 }
 
 enum { OPT_MEMORY = 256, OPT_NO_ACKS, OPT_ACCEPT, OPT_TOKEN, OPT_CA, OPT_INSECURE, OPT_TIMEOUT,
@@ -191,10 +213,10 @@ static int parse_options(struct chat *ch, int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, rc = 0;
     char *end;
     long v;
-    while ((opt = getopt_long(argc, argv, "r:u:s:h", longopts, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, "r:u:s:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'r': ch->o.relay = optarg; break;
         case 'u': ch->o.user = optarg; break;
@@ -212,7 +234,7 @@ static int parse_options(struct chat *ch, int argc, char **argv)
             v = strtol(optarg, &end, 10);
             if (errno || *end || v < 1 || v > CHAT_TIMEOUT_MAX_S) {
                 fprintf(stderr, "e2ee-chat: --timeout: 1..%d seconds\n", CHAT_TIMEOUT_MAX_S);
-                return -1;
+                rc = -1;
             }
             ch->o.timeout_s = (int)v;
             break;
@@ -220,19 +242,19 @@ static int parse_options(struct chat *ch, int argc, char **argv)
             ch->o.log_level = parse_level(optarg);
             if (ch->o.log_level < 0) {
                 fprintf(stderr, "e2ee-chat: --log-level: error, warning, info or debug\n");
-                return -1;
+                rc = -1;
             }
             break;
         case 'h': usage_text(stdout); exit(0);
         case OPT_VERSION: printf("e2ee-chat %s\n", E2EE_CHAT_VERSION); exit(0);
-        default: usage_text(stderr); return -1;
+        default: rc = -1; break;
         }
     }
-    if (optind != argc || !ch->o.user || (ch->o.memory && ch->o.store)) {
+    if (rc == 0 && (optind != argc || !ch->o.user || (ch->o.memory && ch->o.store)))
+        rc = -1;
+    if (rc != 0)
         usage_text(stderr);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static int make_client(struct chat *ch)
@@ -243,12 +265,14 @@ static int make_client(struct chat *ch)
     e2ee_client_config_init(&cfg);
     if (ch->o.store) {
         store = ch->o.store;
-    } else if (!ch->o.memory) {
+    } else if (!ch->o.memory && id_ok(ch->o.user, E2EE_USER_ID_MAX)) {
+        /* (a bad user id makes no path: e2ee_client_new() below refuses it) */
         if (default_store(ch) != 0) {
             chat_tty_restore_stderr();
             fprintf(stderr, "e2ee-chat: cannot make a store folder (set HOME, or use "
                             "--store FILE or --memory)\n");
-            return -1;
+            rc = E2EE_ERR_STORE;
+            goto done;
         }
         store = ch->store_path;
     }
@@ -274,16 +298,21 @@ static int make_client(struct chat *ch)
         fprintf(stderr, "e2ee-chat: %s%s%s: %s (%s)\n", "cannot open the client",
                 store ? " with store " : "", store ? store : "", e2ee_strerror(rc),
                 e2ee_errname(rc));
-        return -1;
     }
-    return 0;
+done:
+    return rc == E2EE_OK ? 0 : -1;
 }
 
 static int make_pipe(struct chat *ch)
 {
-    if (pipe2(ch->evpipe, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -1;
-    return pthread_mutex_init(&ch->q_mu, NULL) == 0 ? 0 : -1;
+    int rc = pipe2(ch->evpipe, O_CLOEXEC | O_NONBLOCK);
+    if (rc == 0 && pthread_mutex_init(&ch->q_mu, NULL) != 0) {
+        close(ch->evpipe[0]);
+        close(ch->evpipe[1]);
+        ch->evpipe[0] = ch->evpipe[1] = -1;
+        rc = -1;
+    }
+    return rc;
 }
 
 static void set_signals(void)
@@ -317,19 +346,22 @@ int main(int argc, char **argv)
     ch.o.relay = CHAT_DEFAULT_RELAY;
     ch.o.timeout_s = CHAT_DEFAULT_TIMEOUT_S;
     ch.o.log_level = -1;
-    if (parse_options(&ch, argc, argv) != 0)
-        return EXIT_USAGE;
+    ch.status = 1;
+    if (parse_options(&ch, argc, argv) != 0) {
+        ch.status = EXIT_USAGE;
+        goto done;
+    }
     ch.timeout_s = ch.o.timeout_s;
     ch.tty = !ch.o.script && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (make_pipe(&ch) != 0) {
         perror("e2ee-chat: pipe");
-        return 1;
+        goto done;
     }
     if (ch.tty && chat_tty_capture_stderr() != 0)
         ch.tty = 0;
     if (make_client(&ch) != 0) {
         chat_tty_restore_stderr();
-        return 1;
+        goto done;
     }
     g_sigfd = ch.evpipe[1];
     set_signals();
@@ -341,6 +373,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "e2ee-chat: cannot start: %s\n", e2ee_strerror(rc));
         ch.status = 1;
     } else {
+        ch.status = 0;
         ch.status = ch.tty ? chat_run_tty(&ch) : chat_run_script(&ch);
         e2ee_client_loop_stop(ch.c);
     }
@@ -348,9 +381,12 @@ int main(int argc, char **argv)
     chat_tty_restore_stderr();
     g_sigfd = -1;
     drain_pipe(&ch);
-    close(ch.evpipe[0]);
-    close(ch.evpipe[1]);
-    pthread_mutex_destroy(&ch.q_mu);
+done:
+    if (ch.evpipe[0] >= 0) {
+        close(ch.evpipe[0]);
+        close(ch.evpipe[1]);
+        pthread_mutex_destroy(&ch.q_mu);
+    }
     chat_track_free(&ch);
     return ch.status;
 }

@@ -78,13 +78,11 @@ static void read_input(struct chat *ch, struct script *s)
 {
     char buf[READ_CHUNK];
     ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
-    if (r < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (r <= 0) {
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+        /* try again at the next poll */
+    } else if (r <= 0) {
         s->eof = 1;
-        return;
-    }
-    if (s->in.len - s->off + (size_t)r > CHAT_LINE_MAX && !memchr(buf, '\n', (size_t)r)) {
+    } else if (s->in.len - s->off + (size_t)r > CHAT_LINE_MAX && !memchr(buf, '\n', (size_t)r)) {
         chat_printf(ch, "error usage: input line longer than %d bytes", CHAT_LINE_MAX);
         ch->quit = 1;
         ch->status = 1;
@@ -96,7 +94,8 @@ static void read_input(struct chat *ch, struct script *s)
             ch->status = 1;
         }
     }
-    explicit_bzero(buf, (size_t)r);
+    if (r > 0)
+        explicit_bzero(buf, (size_t)r);
 }
 
 static void take_events(struct chat *ch, struct script *s)
@@ -161,9 +160,7 @@ int chat_run_script(struct chat *ch)
     if (s.in.p)
         explicit_bzero(s.in.p, s.in.cap);
     sb_free(&s.in);
-    if (s.interrupted)
-        return 1;
-    if (chat_finish(ch) != 0)
+    if (s.interrupted || chat_finish(ch) != 0)
         ch->status = 1;
     return ch->status;
 }

@@ -32,23 +32,27 @@ static int sb_grow(struct strbuf *b, size_t n)
 {
     size_t want, cap;
     char *p;
+    int rc = -1;
     if (b->oom || n > (size_t)-1 / 2 - b->len)
-        goto fail;
+        goto done;
     want = b->len + n + 1;
-    if (want <= b->cap)
-        return 0;
+    if (want <= b->cap) {
+        rc = 0;
+        goto done;
+    }
     cap = b->cap ? b->cap : SB_MIN_CAP;
     while (cap < want)
         cap *= 2;
     p = realloc(b->p, cap);
-    if (!p)
-        goto fail;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-fail:
-    b->oom = 1;
-    return -1;
+    if (p) {
+        b->p = p;
+        b->cap = cap;
+        rc = 0;
+    }
+done:
+    if (rc != 0)
+        b->oom = 1;
+    return rc;
 }
 
 void sb_putn(struct strbuf *b, const char *s, size_t n)

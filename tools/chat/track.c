@@ -60,10 +60,11 @@ void chat_track_sent(struct chat *ch, const char *id, const char *dest, const ch
 
 const struct chat_sent *chat_find_sent(const struct chat *ch, const char *id)
 {
-    for (size_t i = 0; i < ch->n_sent; i++)
+    const struct chat_sent *found = NULL;
+    for (size_t i = 0; !found && i < ch->n_sent; i++)
         if (strcmp(ch->sent[i].id, id) == 0)
-            return &ch->sent[i];
-    return NULL;
+            found = &ch->sent[i];
+    return found;
 }
 
 void chat_track_request(struct chat *ch, uint64_t req, const char *group, const char *removed)
@@ -171,15 +172,17 @@ void chat_hist_add(struct chat *ch, const char *line)
 
 int chat_hist_consume(struct chat *ch, const char *pattern)
 {
-    for (size_t i = 0; i < ch->n_hist; i++) {
-        if (fnmatch(pattern, ch->hist[i], 0) == 0) {
-            free(ch->hist[i]);
-            memmove(ch->hist + i, ch->hist + i + 1, (ch->n_hist - i - 1) * sizeof *ch->hist);
-            ch->n_hist--;
-            return 1;
-        }
+    size_t i = 0;
+    int found;
+    while (i < ch->n_hist && fnmatch(pattern, ch->hist[i], 0) != 0)
+        i++;
+    found = i < ch->n_hist;
+    if (found) {
+        free(ch->hist[i]);
+        memmove(ch->hist + i, ch->hist + i + 1, (ch->n_hist - i - 1) * sizeof *ch->hist);
+        ch->n_hist--;
     }
-    return 0;
+    return found;
 }
 
 void chat_track_free(struct chat *ch)

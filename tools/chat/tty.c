@@ -129,20 +129,23 @@ static void take_events(struct chat *ch)
 
 int chat_tty_capture_stderr(void)
 {
-    int p[2];
-    if (pipe(p) != 0)
-        return -1;
-    g_err_saved = dup(STDERR_FILENO);
-    if (g_err_saved < 0 || dup2(p[1], STDERR_FILENO) < 0) {
-        close(p[0]);
+    int p[2], rc = pipe2(p, O_CLOEXEC);
+    if (rc == 0) {
+        g_err_saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+        if (g_err_saved < 0 || dup2(p[1], STDERR_FILENO) < 0) {
+            if (g_err_saved >= 0)
+                close(g_err_saved);
+            g_err_saved = -1;
+            close(p[0]);
+            rc = -1;
+        } else {
+            g_err_rd = p[0];
+            fcntl(g_err_rd, F_SETFL, fcntl(g_err_rd, F_GETFL) | O_NONBLOCK);
+            sb_init(&g_err_line);
+        }
         close(p[1]);
-        return -1;
     }
-    close(p[1]);
-    g_err_rd = p[0];
-    fcntl(g_err_rd, F_SETFL, fcntl(g_err_rd, F_GETFL) | O_NONBLOCK);
-    sb_init(&g_err_line);
-    return 0;
+    return rc;
 }
 
 void chat_tty_restore_stderr(void)
@@ -221,14 +224,15 @@ static void completion_words(const char *text, int first)
 static char *complete_next(const char *text, int state)
 {
     static size_t i;
+    char *match = NULL;
     if (state == 0)
         i = 0;
-    while (i < g_n_words) {
+    while (!match && i < g_n_words) {
         const char *w = g_words[i++];
         if (w && strncmp(w, text, strlen(text)) == 0)
-            return strdup(w);
+            match = strdup(w);
     }
-    return NULL;
+    return match;
 }
 
 static char **complete(const char *text, int start, int end)
