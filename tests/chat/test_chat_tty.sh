@@ -177,7 +177,7 @@ wait_screen "^[0-9:]{8} \(delivered to bob\) you -> #tty-team: hello team$"
 # ---- a file from bob: announced, not written without --download-dir ----
 printf 'twelve bytes' > "$tmp/hello.txt"
 bob "/sendfile alice $tmp/hello.txt"
-wait_screen '^[0-9:]{8} bob: \[file hello\.txt, 12 bytes\] not saved \(start with --download-dir DIR'
+wait_screen '^[0-9:]{8} bob: \[file hello\.txt, 12 bytes\] not saved \(start with --download-dir'
 
 # ---- Ctrl-D on an empty line leaves, with status 0 ----
 wait_prompt "alice -> bob> "

@@ -3,8 +3,9 @@
  *
  * Threads: the client's loop runs on its own thread (e2ee_client_loop_start()). Its event
  * callback copies each event into a struct chat_ev, queues it and wakes the UI thread
- * through a pipe (evqueue.c). The UI thread (main) owns everything else: it reads commands (readline on a terminal, lines otherwise), calls the
- * API, and prints events as it takes them from the pipe.
+ * through a pipe (evqueue.c). The UI thread (main) owns everything else: it reads commands
+ * (readline on a terminal, lines otherwise), calls the API, and prints the events it takes
+ * from the queue.
  *
  * Two front ends share the commands and the event handling:
  *   tty.c     interactive: readline with history; events print above the line being typed

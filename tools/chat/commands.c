@@ -169,7 +169,8 @@ done:
 }
 
 /* /sendfile USER|#GROUP PATH: the file as one binary message (files.c). */
-static enum chat_cmd_result cmd_sendfile(struct chat *ch, const char *rest, struct chat_cmd_block *b)
+static enum chat_cmd_result cmd_sendfile(struct chat *ch, const char *rest,
+                                         struct chat_cmd_block *b)
 {
     char dest[WORD_MAX];
     char id[E2EE_MSG_ID_SIZE];

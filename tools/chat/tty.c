@@ -193,9 +193,9 @@ static size_t g_n_words;
 
 static void completion_words(const char *text, int first)
 {
-    static const char *const cmds[] = {"/msg", "/g", "/sendfile", "/create", "/join", "/leave", "/delete",
-                                       "/remove", "/members", "/groups", "/users", "/fp",
-                                       "/trust", "/help", "/quit"};
+    static const char *const cmds[] = {"/msg", "/g", "/sendfile", "/create", "/join",
+                                       "/leave", "/delete", "/remove", "/members", "/groups",
+                                       "/users", "/fp", "/trust", "/help", "/quit"};
     char **users = NULL, **groups = NULL;
     size_t nu = 0, ng = 0, n = 0;
     (void)text;
