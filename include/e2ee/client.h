@@ -347,7 +347,9 @@ E2EE_API int e2ee_client_send_group_binary(e2ee_client *c, const char *group, co
  * on success the event named for each call (with request_id set), on refusal an
  * E2EE_EVENT_ERROR with the relay's code (E2EE_ERR_EXISTS, E2EE_ERR_NO_SUCH_GROUP,
  * E2EE_ERR_NOT_OWNER, E2EE_ERR_FORBIDDEN, ...) and request_id set. Requests made while
- * disconnected wait for the next login.
+ * disconnected wait for the next login; a request sent but not answered when the connection
+ * ends gives an E2EE_EVENT_ERROR with E2EE_ERR_CLOSED (it may have taken effect: the
+ * membership events, which follow after the reconnect, tell).
  * Each returns E2EE_OK, or E2EE_ERR_ARG (NULL argument), E2EE_ERR_LENGTH (id length).
  * Any thread.
  */

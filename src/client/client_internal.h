@@ -65,6 +65,7 @@
 #define E2EE__CLIENT_BUNDLE_WAIT_MS 2000        /* ... or retried after this (no keys yet) */
 #define E2EE__CLIENT_SEEN_KEEP_S (30 * 86400)   /* seen message ids kept for dedup */
 #define E2EE__CLIENT_SEEN_MAX 100000
+#define E2EE__CLIENT_SEEN_PRUNE_MS (24u * 3600 * 1000) /* pruned at login and this often */
 #define E2EE__CLIENT_LOG_LINE_MAX 512
 #define E2EE__CLIENT_WAIT_SLICE_MS 50           /* blocking calls re-check this often */
 #define E2EE__CLIENT_FOREVER_WAIT_MS 1000       /* longest wait of a loop_forever iteration */
@@ -308,6 +309,7 @@ struct e2ee_client {
     uint64_t tokens_milli;      /* token bucket of sends, in thousandths */
     uint64_t tokens_at;         /* monotonic ms of the last refill */
     int pump_paced;             /* the queue waits for tokens (timer) */
+    uint64_t seen_pruned_at;    /* monotonic ms of the last pruning of seen ids */
     uint64_t publish_req;       /* prekey publication in flight, or 0 */
     int txn;                    /* a store transaction is open */
     size_t events_at_txn;       /* events collected before the transaction began */
@@ -373,8 +375,6 @@ uint64_t e2ee__client_req_id(struct e2ee_client *c);
 /* Packs f and queues it for after the commit. VOLATILE is always added: every request
  * belongs to its connection (the state it needs is rebuilt after a reconnect). */
 int e2ee__client_frame(struct e2ee_client *c, const E2ee__ClientFrame *f, unsigned flags);
-/* Packed size of f. */
-size_t e2ee__client_frame_size(const E2ee__ClientFrame *f);
 /* Pacing of the frames sent to the relay (a bucket at a share of the relay's rate): 1 when
  * a frame may go now (and takes its token), 0 when it must wait. */
 int e2ee__client_token(struct e2ee_client *c, uint64_t now);
@@ -415,6 +415,8 @@ int e2ee__login_timers(struct e2ee_client *c, uint64_t now);
 /* Decides in the transport callback whether the transport may reconnect on its own. */
 void e2ee__login_net_cb(struct e2ee_client *c, const struct e2ee__net_event *ev);
 
+/* Forgets seen message ids past their time or count (in the pass's transaction). */
+int e2ee__login_prune(struct e2ee_client *c);
 /* The CONNECT event (once the keys the relay lacked are published). */
 void e2ee__login_connect_event(struct e2ee_client *c);
 

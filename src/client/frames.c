@@ -46,11 +46,6 @@ uint64_t e2ee__client_token_timer(struct e2ee_client *c)
     return missing ? c->tokens_at + (missing + c->rate - 1) / c->rate : c->tokens_at;
 }
 
-size_t e2ee__client_frame_size(const E2ee__ClientFrame *f)
-{
-    return e2ee__client_frame__get_packed_size(f);
-}
-
 int e2ee__client_frame(struct e2ee_client *c, const E2ee__ClientFrame *f, unsigned flags)
 {
     struct e2ee__frame_out *fo = calloc(1, sizeof *fo);

@@ -155,9 +155,16 @@ void e2ee__login_connect_event(struct e2ee_client *c)
     }
 }
 
-static int logged_in(struct e2ee_client *c, const E2ee__RelayLoginOk *ok)
+int e2ee__login_prune(struct e2ee_client *c)
 {
     int64_t now_s = e2ee__client_wall_ms() / 1000;
+    c->seen_pruned_at = e2ee__client_mono_ms();
+    return e2ee__store_seen_prune(c->st, now_s - E2EE__CLIENT_SEEN_KEEP_S, E2EE__CLIENT_SEEN_MAX,
+                                  NULL);
+}
+
+static int logged_in(struct e2ee_client *c, const E2ee__RelayLoginOk *ok)
+{
     int rc = e2ee__client_txn(c);
 
     c->conn = E2EE__CONN_UP;
@@ -168,8 +175,7 @@ static int logged_in(struct e2ee_client *c, const E2ee__RelayLoginOk *ok)
     if (rc == E2EE_OK)
         rc = e2ee__keys_after_login(c, ok);
     if (rc == E2EE_OK)
-        rc = e2ee__store_seen_prune(c->st, now_s - E2EE__CLIENT_SEEN_KEEP_S,
-                                    E2EE__CLIENT_SEEN_MAX, NULL);
+        rc = e2ee__login_prune(c);
     /* a peer may fetch this client's bundle as soon as it hears of it: say "connected"
      * once the keys are there */
     c->connect_registered = ok && ok->registered;

@@ -257,6 +257,8 @@ static int pass_work(struct e2ee_client *c, uint64_t now)
         rc = e2ee__outbox_pump(c, now);
     if (rc == E2EE_OK && c->txn)
         rc = e2ee__client_acks_flush(c);
+    if (rc == E2EE_OK && c->txn && now > c->seen_pruned_at + E2EE__CLIENT_SEEN_PRUNE_MS)
+        rc = e2ee__login_prune(c);
     return rc;
 }
 

@@ -58,6 +58,8 @@ static const struct key_def k_keys[] = {
     U64("max_unsent_bytes", max_unsent_bytes, 4 * KIB, 1ULL << 36),
     U32("max_prekeys", max_prekeys, 1, 100000),
     U32("login_timeout", login_timeout, 1, 3600),
+    U32("ping_interval", ping_interval, 1, 3600),
+    U32("idle_timeout", idle_timeout, 2, 7200),
     U64("dedup_window", dedup_window, 1, 365ULL * 86400ULL),
     U32("list_users_page", list_users_page, 1, 10000),
     U32("commit_delay_us", commit_delay_us, 0, 1000000),
@@ -83,6 +85,8 @@ void e2ee__rcfg_defaults(struct e2ee__relay_config *cfg)
     cfg->max_unsent_bytes = 8 * MIB;
     cfg->max_prekeys = 500;
     cfg->login_timeout = 30;
+    cfg->ping_interval = 30;
+    cfg->idle_timeout = 75;
     cfg->dedup_window = 86400;
     cfg->list_users_page = 500;
     cfg->commit_delay_us = 0;
@@ -279,6 +283,10 @@ int e2ee__rcfg_check(const struct e2ee__relay_config *cfg, char *err, size_t err
     if (cfg->relay_id[0] && !e2ee__relay_id_valid(cfg->relay_id)) {
         snprintf(err, errcap, "relay_id: 1..%d characters of A-Z a-z 0-9 . _ - @ +",
                  E2EE_RELAY_ID_MAX);
+        return -1;
+    }
+    if (cfg->idle_timeout <= cfg->ping_interval) {
+        snprintf(err, errcap, "idle_timeout must be longer than ping_interval");
         return -1;
     }
     uint64_t need = 2ULL * e2ee__rcfg_server_frame_max(cfg);

@@ -42,6 +42,8 @@ struct e2ee__relay_config {
     uint64_t max_unsent_bytes;
     uint32_t max_prekeys;
     uint32_t login_timeout;               /* seconds */
+    uint32_t ping_interval;               /* seconds idle before a WebSocket ping */
+    uint32_t idle_timeout;                /* seconds without a pong before hanging up */
     uint64_t dedup_window;                /* seconds a client message id is remembered */
     uint32_t list_users_page;
     uint32_t commit_delay_us;             /* extra wait before a group commit */

@@ -141,6 +141,7 @@ struct e2ee__relay {
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     struct lws_vhost *metrics_vhost;
+    lws_retry_bo_t idle_policy; /* WebSocket pings and idle hang-up */
     int listen_port, metrics_port;
     char relay_id[E2EE_RELAY_ID_BUF];
     uint32_t server_frame_max;

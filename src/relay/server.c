@@ -368,6 +368,8 @@ static struct lws_vhost *make_vhost(struct e2ee__relay *r, const char *name, con
     info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
     if (is_ipv4(host))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (protos == k_ws_protocols)
+        info.retry_and_idle_policy = &r->idle_policy;
     if (tls) {
         /* lws enables TLS on a vhost only when its own options ask for it */
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -448,6 +450,8 @@ int e2ee__relay_init(struct e2ee__relay *r, const struct e2ee__relay_config *cfg
     e2ee__rlist_init(&r->catchup);
     e2ee__rlist_init(&r->gc_groups);
     r->server_frame_max = e2ee__rcfg_server_frame_max(cfg);
+    r->idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
+    r->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     if (e2ee__crypto_init() != E2EE_OK) {
         RLOG_ERROR("crypto initialisation failed");

@@ -273,6 +273,35 @@ static void messages_pairwise_stale_epoch(void **state)
     rt_close(cc);
 }
 
+static void pairwise_for_offline_member(void **state)
+{
+    (void)state;
+    struct rt_ident a, b, c;
+    struct rt_client *ca = user(&a, "po-alice"), *cb = user(&b, "po-bob"), *cc = user(&c, "po-carol");
+    uint64_t epoch = 0;
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_non_null(cc);
+    assert_int_equal(rt_create_group(ca, "po", NULL), 0);
+    assert_int_equal(rt_join_group(cb, "po", NULL), 0);
+    assert_int_equal(rt_join_group(cc, "po", &epoch), 0);
+    rt_close(cc);
+    const char *users[] = {"po-carol", "po-bob"};
+    const char *payloads[] = {"skd-carol", "skd-bob"};
+    assert_int_equal(rt_send_group(ca, "po", epoch, 1, "m1", 2, 2, users, payloads, NULL), 0);
+    assert_int_equal(rt_send_group(ca, "po", epoch, 2, "m2", 2, 0, NULL, NULL, NULL), 0);
+    expect_message(cb, "po", "po-alice", 1, epoch, "skd-bob");
+    /* carol gets her payload from the store with the message, and only hers */
+    cc = rt_connect_login(&g_relay, &c);
+    assert_non_null(cc);
+    expect_message(cc, "po", "po-alice", 1, epoch, "skd-carol");
+    expect_message(cc, "po", "po-alice", 2, epoch, NULL);
+    assert_int_equal(rt_delete_group(ca, "po"), 0);
+    rt_close(ca);
+    rt_close(cb);
+    rt_close(cc);
+}
+
 static void offline_group_delivery(void **state)
 {
     (void)state;
@@ -391,6 +420,7 @@ int main(void)
         cmocka_unit_test(lifecycle_and_events),
         cmocka_unit_test(rules),
         cmocka_unit_test(messages_pairwise_stale_epoch),
+        cmocka_unit_test(pairwise_for_offline_member),
         cmocka_unit_test(offline_group_delivery),
         cmocka_unit_test(group_receipts),
         cmocka_unit_test(ownership_and_removal),

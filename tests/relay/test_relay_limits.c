@@ -3,7 +3,7 @@
  * code (or close code) the protocol documents, and the connection stays usable where the
  * protocol says so: max_group_size, max_groups_per_user, max_queue_msgs, max_queue_bytes
  * (direct and group), max_prekeys, max_requests_per_sec, max_connections,
- * max_unsent_bytes, dedup_window. (max_frame_size: test_relay_malformed; login_timeout: test_relay_auth;
+ * max_unsent_bytes, dedup_window, ping_interval/idle_timeout. (max_frame_size: test_relay_malformed; login_timeout: test_relay_auth;
  * list_users_page and low_prekey_threshold: test_relay_directory.)
  */
 #include <stdio.h>
@@ -314,6 +314,27 @@ static void dedup_window(void **state)
     rt_relay_cleanup(&r);
 }
 
+static void idle_timeout(void **state)
+{
+    (void)state;
+    struct rt_relay r;
+    struct rt_relay_opts o = {.config = "ping_interval = 1\nidle_timeout = 2\n"};
+    struct rt_ident a, b;
+    assert_int_equal(rt_relay_start(&r, &o), 0);
+    struct rt_client *live = user(&r, &a, "idle-a"), *dead = user(&r, &b, "idle-b");
+    rt_pause_reading(dead, 1); /* reads nothing, so answers no ping */
+    rt_pump(3500);               /* past idle_timeout */
+    rt_pause_reading(dead, 0);   /* now it can see that the relay hung up */
+    assert_int_equal(rt_wait_close(dead, RT_TIMEOUT_MS, NULL, NULL, 0), 0);
+    /* the client that answers pings (lws does it for us) is still there */
+    assert_false(rt_is_closed(live));
+    assert_int_equal(rt_ping(live), 0);
+    rt_close(live);
+    rt_close(dead);
+    assert_int_equal(rt_relay_stop(&r), 0);
+    rt_relay_cleanup(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +350,7 @@ int main(void)
         cmocka_unit_test(connections),
         cmocka_unit_test(unsent_bytes),
         cmocka_unit_test(dedup_window),
+        cmocka_unit_test(idle_timeout),
     };
     int failed = cmocka_run_group_tests_name("relay limits", tests, setup, teardown);
     failed += cmocka_run_group_tests_name("relay limits (own relay)", own, NULL, NULL);
