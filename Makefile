@@ -43,7 +43,9 @@ fuzz-smoke: fuzz-build
 bench: build
 	sh scripts/bench.sh $(BUILD)
 
-demo: build
+demo:
+	@sh scripts/deps.sh demo
+	$(MAKE) build
 	sh scripts/demo.sh $(BUILD)
 
 clean:

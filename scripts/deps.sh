@@ -5,8 +5,9 @@
 set -eu
 
 build_pkgs="cmake make gcc pkg-config libsodium-dev libssl-dev libwebsockets-dev libsqlite3-dev
-libprotobuf-c-dev protobuf-c-compiler"
-test_pkgs="libcmocka-dev libjansson-dev python3-cryptography-vectors openssl sqlite3"
+libprotobuf-c-dev protobuf-c-compiler libreadline-dev"
+test_pkgs="libcmocka-dev libjansson-dev python3-cryptography-vectors openssl sqlite3 tmux
+groff-base"
 fuzz_pkgs="clang libclang-rt-14-dev"
 
 want="$build_pkgs"
