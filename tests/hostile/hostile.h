@@ -20,7 +20,7 @@
 #define H_VICTIM "h-victim"
 #define H_MAX_FRAME 65536         /* the suite relay's max_frame_size */
 #define H_RATE 200                /* its max_requests_per_sec */
-#define H_LOGIN_TIMEOUT_S 2
+#define H_LOGIN_TIMEOUT_S 5
 #define H_IDLE_TIMEOUT_S 4
 #define H_MAX_CONNECTIONS 200
 #define H_MAX_GROUP_SIZE 4

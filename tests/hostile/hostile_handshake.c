@@ -196,12 +196,14 @@ static void half_open(int arg)
     h_linger(c, arg == 2);
 }
 
-/* A WebSocket that never answers the challenge: closed at login_timeout with 1008. */
+/* A WebSocket that never answers the challenge (but answers pings): closed at
+ * login_timeout with 1008. */
 static void never_logs_in(int arg)
 {
     (void)arg;
     struct rw *c = rw_open(g_h.port);
     assert_non_null(c);
+    rw_answer_pings(c, 1);
     h_expect_end(c, 1008);
 }
 

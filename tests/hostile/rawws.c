@@ -29,6 +29,7 @@ struct rw {
     uint8_t *msg;             /* payload of the frame returned last, or a message built */
     size_t msg_len, msg_cap;
     int ended;                /* EOF or reset seen */
+    int answer_pings;
     int close_code;
     char close_reason[128];
     E2ee__RelayChallenge *challenge;
@@ -313,11 +314,20 @@ static int parse(struct rw *c, struct rw_frame *f)
     return 1;
 }
 
+void rw_answer_pings(struct rw *c, int on)
+{
+    c->answer_pings = on;
+}
+
 int rw_read_frame(struct rw *c, struct rw_frame *f, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         int rc = parse(c, f);
+        if (rc == 1 && c->answer_pings && f->opcode == RW_OP_PING) {
+            (void)rw_send_frame(c, 1, RW_OP_PONG, f->payload, f->len);
+            continue;
+        }
         if (rc != 0)
             return rc;
         if (c->ended)

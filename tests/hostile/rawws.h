@@ -88,6 +88,9 @@ int rw_send_frame(struct rw *c, int fin, int opcode, const void *payload, size_t
  * one). A close frame sets the close code and reason (rw_close_code) and is returned.
  */
 int rw_read_frame(struct rw *c, struct rw_frame *f, int timeout_ms);
+/* With on set, rw_read_frame answers pings itself (and does not return them): a client
+ * that is alive at the WebSocket level whatever else it does. Off by default. */
+void rw_answer_pings(struct rw *c, int on);
 /* Close code of the close frame received (0: none yet; 1005 for one without a code). */
 int rw_close_code(const struct rw *c);
 const char *rw_close_reason(const struct rw *c);

@@ -23,6 +23,7 @@
 #define MAX_LINGER 64
 
 struct h_suite g_h;
+static int g_passed;
 
 static struct rt_ident g_alice, g_bob;
 static struct rt_client *g_a, *g_b;
@@ -349,6 +350,7 @@ static void hostile_suite(void **state)
     g_a = g_b = g_h.cv = NULL;
     assert_int_equal(rt_relay_stop(&g_h.relay), 0);
     integrity(g_h.relay.store);
+    g_passed = 1;
     printf("hostile: %u behaviours ran; bystander round trips %u, mean %lld ms, max %lld ms\n",
            total, g_round_trips, (long long)(g_lat_sum / (g_round_trips ? g_round_trips : 1)),
            (long long)g_lat_max);
@@ -388,6 +390,12 @@ static int teardown(void **state)
     rt_close(g_h.cv);
     for (size_t i = 0; i < g_n_linger; i++)
         rw_close(g_linger[i].c, 0);
+    if (!g_passed) {
+        /* keep the relay's log for the post-mortem */
+        rt_relay_kill(&g_h.relay);
+        fprintf(stderr, "hostile: failed; the relay's log is %s\n", g_h.relay.log);
+        return 0;
+    }
     rt_relay_cleanup(&g_h.relay);
     return 0;
 }

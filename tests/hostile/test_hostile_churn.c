@@ -27,6 +27,8 @@ static struct rt_relay g_relay;
 static struct rt_ident g_alice, g_bob, g_users[USERS];
 static struct rt_client *g_a, *g_b;
 
+static int g_passed;
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -78,8 +80,13 @@ static void one_cycle(unsigned i)
     default: /* challenge read, sometimes a login */
         assert_int_equal(rw_handshake(c, "e2ee.v1", NULL), 101);
         assert_non_null(rw_challenge(c, RT_TIMEOUT_MS));
-        if (i % LOGIN_EVERY == LOGIN_EVERY - 1)
-            assert_int_equal(rw_login(c, &g_users[(i / LOGIN_EVERY) % USERS]), 0);
+        if (i % LOGIN_EVERY == LOGIN_EVERY - 1) {
+            int rc = rw_login(c, &g_users[(i / LOGIN_EVERY) % USERS]);
+            if (rc != 0)
+                fprintf(stderr, "churn: cycle %u: login failed (%d), close %d \"%s\"\n", i, rc,
+                        rw_close_code(c), rw_close_reason(c));
+            assert_int_equal(rc, 0);
+        }
         break;
     }
     rw_close(c, rst);
@@ -130,14 +137,15 @@ static void churn(void **state)
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
     sqlite3_close(db);
+    g_passed = 1;
 }
 
 static int setup(void **state)
 {
     (void)state;
     char uid[32];
-    struct rt_relay_opts o = {.config = "max_connections = 100\nlogin_timeout = 5\n",
-                              .metrics = 1};
+    struct rt_relay_opts o = {.config = "max_connections = 100\n", .metrics = 1,
+                              .log_to_file = 1};
     if (rt_relay_start(&g_relay, &o) != 0)
         return -1;
     rt_ident_new(&g_alice, "churn-alice");
@@ -156,6 +164,12 @@ static int teardown(void **state)
     (void)state;
     rt_close(g_a);
     rt_close(g_b);
+    if (!g_passed) {
+        /* keep the relay's log for the post-mortem */
+        rt_relay_kill(&g_relay);
+        fprintf(stderr, "churn: failed; the relay's log is %s\n", g_relay.log);
+        return 0;
+    }
     rt_relay_cleanup(&g_relay);
     return 0;
 }
