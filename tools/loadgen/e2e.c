@@ -50,6 +50,7 @@ struct e2e_cl {
     uint32_t members;  /* members of its group it knows */
     uint64_t seq, acked;
     uint64_t next_ns;
+    uint64_t due_ns;   /* its next timer */
 };
 
 struct e2e_round {
@@ -172,11 +173,12 @@ static void on_event(const struct e2ee_event *ev, void *user_data)
 }
 
 /* One iteration over every client: poll their sockets and wake descriptors, run the ready
- * ones (and all of them when a timer is due). */
+ * ones and those whose timer is due. */
 static int service(struct e2e *e)
 {
     uint32_t np = 0;
     int timeout = E2E_POLL_MAX_MS;
+    uint64_t t0 = now_ns();
     for (uint32_t i = 0; i < e->n; i++) {
         struct e2e_cl *cl = &e->cl[i];
         if (!cl->c)
@@ -184,6 +186,7 @@ static int service(struct e2e *e)
         int s = e2ee_client_socket(cl->c), t = e2ee_client_timeout_ms(cl->c);
         if (t >= 0 && t < timeout)
             timeout = t;
+        cl->due_ns = t >= 0 ? t0 + (uint64_t)t * 1000000u : UINT64_MAX;
         e->pfd[np] = (struct pollfd){.fd = e2ee_client_wake_fd(cl->c), .events = POLLIN};
         e->pfd_cl[np++] = i;
         if (s >= 0) {
@@ -193,9 +196,9 @@ static int service(struct e2e *e)
             e->pfd_cl[np++] = i;
         }
     }
-    int r = poll(e->pfd, np, timeout);
-    if (r < 0)
+    if (poll(e->pfd, np, timeout) < 0)
         return 0;
+    uint64_t t1 = now_ns();
     uint32_t last = UINT32_MAX;
     for (uint32_t j = 0; j < np; j++) {
         uint32_t i = e->pfd_cl[j];
@@ -203,7 +206,7 @@ static int service(struct e2e *e)
             continue;
         int ready = e->pfd[j].revents || (j + 1 < np && e->pfd_cl[j + 1] == i &&
                                           e->pfd[j + 1].revents);
-        if (ready || r == 0 || timeout == 0) {
+        if (ready || t1 >= e->cl[i].due_ns) {
             e2ee_client_loop(e->cl[i].c, 0);
             last = i;
         }
