@@ -1,8 +1,9 @@
 /*
  * e2ee-loadgen integration tests: a short saturation run against a relay it spawns ends
  * with a key=value line carrying every documented key, with deliveries counted and no
- * errors; an idle run reports the relay's memory; --mode e2e refuses clearly (exit 2, the
- * client library is not there yet); a relay URL that is not loopback is refused.
+ * errors; an idle run reports the relay's memory; a short e2e run (clients of the client
+ * library) delivers every message it sent, decrypted, to every other member; a rekey run
+ * reports its rounds; a relay URL that is not loopback is refused.
  * Rates and times are printed, never asserted.
  */
 #include <stdio.h>
@@ -108,13 +109,61 @@ static void idle_run(void **state)
     free(out);
 }
 
-static void e2e_and_bad_urls_refused(void **state)
+/* The report line of a run whose stderr (library log lines) is mixed in. */
+static const char *report_line(const char *out, const char *mode)
+{
+    const char *line = strstr(out, mode);
+    assert_non_null(line);
+    return line;
+}
+
+static void e2e_run(void **state)
 {
     (void)state;
     char *out = malloc(OUT_MAX);
     assert_non_null(out);
-    assert_int_equal(run("--spawn --mode e2e --clients 4 --group-size 2", out, OUT_MAX), 2);
-    assert_non_null(strstr(out, "needs the client library"));
+    int rc = run("--spawn --mode e2e --clients 6 --group-size 3 --rate 120 --duration 1 "
+                 "--warmup 0.2", out, OUT_MAX);
+    print_message("%s\n", out);
+    assert_int_equal(rc, 0);
+    const char *line = report_line(out, "mode=e2e ");
+    static const char *keys[] = {"deliveries_per_s", "msgs_per_s", "p50_us", "p99_us",
+                                 "p999_us", "relay_cpu_pct", "relay_rss_kib", "first_send_ms"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        (void)value(line, keys[i]);
+    assert_true(value(line, "errors") == 0);
+    assert_true(value(line, "groups") == 2);
+    assert_true(value(line, "msgs") > 0);
+    /* each message of the window was decrypted by the 2 other members of its group */
+    assert_true(value(line, "deliveries") == value(line, "msgs") * 2);
+    assert_true(value(line, "p99_us") >= value(line, "p50_us"));
+    /* the first round built pairwise sessions: bytes went both ways */
+    assert_true(value(line, "first_send_bytes_out") > 0);
+    assert_true(value(line, "first_send_bytes_in") > 0);
+    free(out);
+}
+
+static void rekey_run(void **state)
+{
+    (void)state;
+    char *out = malloc(OUT_MAX);
+    assert_non_null(out);
+    int rc = run("--spawn --mode rekey --clients 8 --group-size 4", out, OUT_MAX);
+    print_message("%s\n", out);
+    assert_int_equal(rc, 0);
+    const char *line = report_line(out, "mode=rekey ");
+    assert_true(value(line, "errors") == 0);
+    assert_true(value(line, "rekey_bytes_out") > 0);
+    assert_true(value(line, "rekey_bytes_in") > 0);
+    assert_non_null(strstr(out, "after a leave, every member sends"));
+    free(out);
+}
+
+static void bad_urls_refused(void **state)
+{
+    (void)state;
+    char *out = malloc(OUT_MAX);
+    assert_non_null(out);
     assert_int_equal(run("--relay ws://192.0.2.1:8765 --mode saturate --clients 4 "
                          "--group-size 2", out, OUT_MAX), 1);
     assert_non_null(strstr(out, "loopback"));
@@ -131,7 +180,9 @@ int main(void)
         cmocka_unit_test(saturate_run),
         cmocka_unit_test(rate_run),
         cmocka_unit_test(idle_run),
-        cmocka_unit_test(e2e_and_bad_urls_refused),
+        cmocka_unit_test(e2e_run),
+        cmocka_unit_test(rekey_run),
+        cmocka_unit_test(bad_urls_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

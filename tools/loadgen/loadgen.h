@@ -11,6 +11,7 @@
  *   hist.c     latency histogram
  *   relayproc.c spawning a relay, and reading its CPU time and memory from /proc
  *   ws.c       the WebSocket transport: a small RFC 6455 client on epoll
+ *   e2e.c      --mode e2e and rekey: clients of the public client API (libe2ee)
  *
  * Threading: one thread. Everything runs from the event loop in ws.c: frame callbacks and a
  * periodic tick.
@@ -143,7 +144,7 @@ double lg_proc_cpu_pct(const struct lg_proc_sample *a, const struct lg_proc_samp
 
 /* ---------------------------------------------------------------- client.c */
 
-enum lg_mode { LG_MODE_SATURATE = 1, LG_MODE_E2E = 2, LG_MODE_IDLE = 3 };
+enum lg_mode { LG_MODE_SATURATE = 1, LG_MODE_E2E = 2, LG_MODE_IDLE = 3, LG_MODE_REKEY = 4 };
 
 enum lg_phase {
     LG_PH_CONNECT = 0, /* connecting and logging in */
@@ -236,5 +237,11 @@ uint64_t lg_clients_inflight(const struct lg *lg);
 void lg_clients_close(struct lg *lg);
 
 extern const struct lg_ws_cbs lg_client_cbs_template;
+
+/* ---------------------------------------------------------------- e2e.c */
+
+/* --mode e2e and --mode rekey: clients of the public client API against the relay at url.
+ * Prints the report; returns the exit status (0, or 1 when it failed or counted errors). */
+int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url);
 
 #endif

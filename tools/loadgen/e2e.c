@@ -1,0 +1,559 @@
+/*
+ * e2ee-loadgen --mode e2e and --mode rekey: N clients of the public client API
+ * (include/e2ee/client.h, in-memory stores) in this process, driven from this one thread
+ * with the caller's-loop functions over one poll set (docs/API.md, "Running the client").
+ *
+ * Phases: create the clients (keys), connect them (CONNECT_PARALLEL at a time), create the
+ * K groups and join them, wait until every member knows every other member; then the first
+ * round: every member sends one message and the round ends when every other member
+ * decrypted it (the first-send cost: pairwise sessions built to distribute the sender keys).
+ *   e2e:   then every member sends at --rate (in total) or with --window messages not yet
+ *          accepted by the relay; the latency is from the send call to the decrypted event
+ *          at each receiver (the send time rides in the payload); then a drain.
+ *   rekey: then the last member of every group leaves, and every remaining member sends one
+ *          message: the round ends when all of them were decrypted by all the others.
+ * Rounds report their time and the TCP bytes the clients sent and received (TCP_INFO of
+ * every client socket), which include the WebSocket framing.
+ * Group delivery acks (ack_group) are off: they are notifications to the sender only.
+ */
+#include <netinet/in.h>
+#include <linux/tcp.h> /* struct tcp_info with the byte counters */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "e2ee/e2ee.h"
+#include "loadgen.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * As in tests/client/clienttest.c: libwebsockets 4.1.6 with OpenSSL 3 loses a client's
+ * SSL_CTX (and the CA store in it) at e2ee_client_free() when the process holds more than
+ * one lws context, as this mode does. The load generator never calls OpenSSL itself.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libcrypto.so\nleak:libssl.so\n";
+}
+#endif
+
+#define CONNECT_PARALLEL 64
+#define E2E_SETUP_TIMEOUT_NS (600ull * 1000000000u)
+#define E2E_ROUND_TIMEOUT_NS (300ull * 1000000000u)
+#define E2E_DRAIN_TIMEOUT_NS (30ull * 1000000000u)
+#define E2E_POLL_MAX_MS 1
+#define E2E_DEFAULT_WINDOW 4
+#define E2E_ROUND_FIRST 1u
+#define E2E_ROUND_REKEY 2u
+#define E2E_ROUND_RUN 3u
+
+struct e2e;
+
+struct e2e_cl {
+    e2ee_client *c;
+    struct e2e *e;
+    uint32_t idx, group, pos;
+    char uid[LG_ID_BUF];
+    int started, connected, joined, join_sent, left;
+    uint32_t members;  /* members of its group it knows */
+    uint64_t seq, acked;
+    uint64_t next_ns;
+    uint64_t due_ns;   /* its next timer */
+};
+
+struct e2e_round {
+    uint64_t t0, t1, expected, received, bytes_out, bytes_in;
+};
+
+struct e2e {
+    struct lg *lg;
+    struct e2e_cl *cl;
+    uint32_t n, k, g;
+    uint32_t started, connected, joined;
+    uint32_t active_g; /* members per group now */
+    uint32_t round;
+    struct e2e_round first, rekey;
+    /* counters */
+    uint64_t sends, accepted, deliveries, expected, received_run;
+    uint64_t win_msgs, win_dels; /* messages sent in the window, and their deliveries */
+    uint64_t err_send, err_failed, err_e2ee, err_payload, err_closed, err_error, key_waits;
+    int measuring;
+    struct pollfd *pfd;
+    uint32_t *pfd_cl;
+};
+
+static uint64_t now_ns(void)
+{
+    return lg_now_ns();
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void on_group_msg(struct e2e_cl *cl, const struct e2ee_event_group_message *m)
+{
+    struct e2e *e = cl->e;
+    uint64_t t, now = now_ns();
+    if (m->len != e->lg->size || m->len < LG_PAYLOAD_HDR || get32(m->data) != LG_MAGIC ||
+        get32(m->data + 4) >= e->n || strcmp(e->cl[get32(m->data + 4)].uid, m->from) != 0) {
+        e->err_payload++;
+        return;
+    }
+    uint32_t round = get32(m->data + 12);
+    memcpy(&t, m->data + 16, 8);
+    e->deliveries++;
+    if (round == E2E_ROUND_FIRST)
+        e->first.received++;
+    else if (round == E2E_ROUND_REKEY)
+        e->rekey.received++;
+    else
+        e->received_run++;
+    if (round == E2E_ROUND_RUN && e->measuring && t >= e->lg->t0_ns && t < e->lg->t1_ns) {
+        e->win_dels++;
+        lg_hist_add(&e->lg->lat, now > t ? (now - t) / 1000 : 0);
+    }
+}
+
+static void on_event(const struct e2ee_event *ev, void *user_data)
+{
+    struct e2e_cl *cl = user_data;
+    struct e2e *e = cl->e;
+    switch (ev->type) {
+    case E2EE_EVENT_CONNECT:
+        if (!cl->connected++)
+            e->connected++;
+        break;
+    case E2EE_EVENT_DISCONNECT:
+        if (cl->connected)
+            e->err_closed++;
+        break;
+    case E2EE_EVENT_ERROR:
+        e->err_error++;
+        fprintf(stderr, "e2ee-loadgen: %s: error %s (%s)\n", cl->uid,
+                e2ee_errname(ev->error.code), ev->error.text);
+        break;
+    case E2EE_EVENT_E2EE_ERROR:
+        if (ev->e2ee_error.code == E2EE_ERR_UNKNOWN_KEY)
+            e->key_waits++;
+        else
+            e->err_e2ee++;
+        break;
+    case E2EE_EVENT_GROUP_JOIN:
+        if (!cl->joined++)
+            e->joined++;
+        cl->members = (uint32_t)ev->group_join.n_members;
+        break;
+    case E2EE_EVENT_MEMBER_JOIN:
+        cl->members++;
+        break;
+    case E2EE_EVENT_MEMBER_LEAVE:
+        cl->members--;
+        break;
+    case E2EE_EVENT_GROUP_LEAVE:
+        cl->left = 1;
+        break;
+    case E2EE_EVENT_GROUP_TEXT:
+    case E2EE_EVENT_GROUP_BINARY:
+        on_group_msg(cl, &ev->group_msg);
+        break;
+    case E2EE_EVENT_GROUP_MESSAGE_ACK:
+        if (ev->ack.state == E2EE_ACK_SENT) {
+            cl->acked++;
+            e->accepted++;
+            if (e->round == E2E_ROUND_RUN)
+                e->expected += e->active_g - 1;
+        } else if (ev->ack.state == E2EE_ACK_FAILED) {
+            e->err_failed++;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* One iteration over every client: poll their sockets and wake descriptors, run the ready
+ * ones and those whose timer is due. */
+static int service(struct e2e *e)
+{
+    uint32_t np = 0;
+    int timeout = E2E_POLL_MAX_MS;
+    uint64_t t0 = now_ns();
+    for (uint32_t i = 0; i < e->n; i++) {
+        struct e2e_cl *cl = &e->cl[i];
+        if (!cl->c)
+            continue;
+        int s = e2ee_client_socket(cl->c), t = e2ee_client_timeout_ms(cl->c);
+        if (t >= 0 && t < timeout)
+            timeout = t;
+        cl->due_ns = t >= 0 ? t0 + (uint64_t)t * 1000000u : UINT64_MAX;
+        e->pfd[np] = (struct pollfd){.fd = e2ee_client_wake_fd(cl->c), .events = POLLIN};
+        e->pfd_cl[np++] = i;
+        if (s >= 0) {
+            e->pfd[np] = (struct pollfd){.fd = s, .events = POLLIN};
+            if (e2ee_client_want_write(cl->c))
+                e->pfd[np].events |= POLLOUT;
+            e->pfd_cl[np++] = i;
+        }
+    }
+    if (poll(e->pfd, np, timeout) < 0)
+        return 0;
+    uint64_t t1 = now_ns();
+    uint32_t last = UINT32_MAX;
+    for (uint32_t j = 0; j < np; j++) {
+        uint32_t i = e->pfd_cl[j];
+        if (i == last)
+            continue;
+        int ready = e->pfd[j].revents || (j + 1 < np && e->pfd_cl[j + 1] == i &&
+                                          e->pfd[j + 1].revents);
+        if (ready || t1 >= e->cl[i].due_ns) {
+            e2ee_client_loop(e->cl[i].c, 0);
+            last = i;
+        }
+    }
+    return 0;
+}
+
+/* TCP bytes sent (acknowledged) and received over every client socket. */
+static void tcp_bytes(struct e2e *e, uint64_t *out, uint64_t *in)
+{
+    *out = *in = 0;
+    for (uint32_t i = 0; i < e->n; i++) {
+        struct tcp_info ti;
+        socklen_t len = sizeof ti;
+        int s = e->cl[i].c ? e2ee_client_socket(e->cl[i].c) : -1;
+        if (s >= 0 && getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+            *out += ti.tcpi_bytes_acked;
+            *in += ti.tcpi_bytes_received;
+        }
+    }
+}
+
+static int send_one(struct e2e *e, struct e2e_cl *cl, uint32_t round)
+{
+    char id[E2EE_MSG_ID_SIZE];
+    uint8_t *p = e->lg->payload;
+    uint64_t t = now_ns();
+    put32(p, LG_MAGIC);
+    put32(p + 4, cl->idx);
+    put32(p + 8, (uint32_t)cl->seq);
+    put32(p + 12, round);
+    memcpy(p + 16, &t, 8);
+    char gid[LG_ID_BUF];
+    snprintf(gid, sizeof gid, "g%s-%u", e->lg->run_id, cl->group);
+    int rc = e2ee_client_send_group_binary(cl->c, gid, p, e->lg->size, id);
+    if (rc != E2EE_OK) {
+        e->err_send++;
+        return -1;
+    }
+    cl->seq++;
+    e->sends++;
+    if (round == E2E_ROUND_RUN && t >= e->lg->t0_ns && t < e->lg->t1_ns)
+        e->win_msgs++; /* sent in the window: its deliveries are the window's */
+    return 0;
+}
+
+/* Services until done(e) or the timeout; 0 done, -1 timed out. */
+static int wait_for(struct e2e *e, int (*done)(struct e2e *), uint64_t timeout_ns,
+                    const char *what)
+{
+    uint64_t t0 = now_ns();
+    while (!done(e)) {
+        if (now_ns() - t0 > timeout_ns) {
+            snprintf(e->lg->fail_why, sizeof e->lg->fail_why, "%s timed out", what);
+            return -1;
+        }
+        service(e);
+    }
+    return 0;
+}
+
+static int all_connected(struct e2e *e)
+{
+    while (e->started < e->n && e->started - e->connected < CONNECT_PARALLEL) {
+        e2ee_client_connect(e->cl[e->started].c);
+        e->started++;
+    }
+    return e->connected == e->n;
+}
+
+static int all_settled(struct e2e *e)
+{
+    for (uint32_t i = 0; i < e->n; i++) {
+        struct e2e_cl *cl = &e->cl[i];
+        if (cl->pos == 0 || cl->join_sent)
+            continue;
+        if (e->cl[i - cl->pos].joined) {
+            char gid[LG_ID_BUF];
+            uint64_t rid;
+            snprintf(gid, sizeof gid, "g%s-%u", e->lg->run_id, cl->group);
+            if (e2ee_client_join_group(cl->c, gid, &rid) != E2EE_OK)
+                e->err_send++;
+            cl->join_sent = 1;
+        }
+    }
+    for (uint32_t i = 0; i < e->n; i++)
+        if (e->cl[i].group < e->k && !e->cl[i].left && e->cl[i].members != e->active_g)
+            return 0;
+    return 1;
+}
+
+static int round_first_done(struct e2e *e)
+{
+    return e->first.received >= e->first.expected && e->accepted >= e->sends;
+}
+
+static int round_rekey_done(struct e2e *e)
+{
+    return e->rekey.received >= e->rekey.expected && e->accepted >= e->sends;
+}
+
+/* Every active member sends one message of `round`; waits for every delivery. */
+static int run_round(struct e2e *e, struct e2e_round *r, uint32_t round, const char *what)
+{
+    e->round = round;
+    tcp_bytes(e, &r->bytes_out, &r->bytes_in);
+    r->expected = (uint64_t)e->k * e->active_g * (e->active_g - 1);
+    r->t0 = now_ns();
+    for (uint32_t i = 0; i < e->n; i++)
+        if (e->cl[i].group < e->k && !e->cl[i].left)
+            send_one(e, &e->cl[i], round);
+    int rc = wait_for(e, round == E2E_ROUND_FIRST ? round_first_done : round_rekey_done,
+                      E2E_ROUND_TIMEOUT_NS, what);
+    r->t1 = now_ns();
+    uint64_t o, in;
+    tcp_bytes(e, &o, &in);
+    r->bytes_out = o - r->bytes_out;
+    r->bytes_in = in - r->bytes_in;
+    printf("# %s: %.1f ms, %llu deliveries, clients sent %llu and received %llu TCP bytes\n",
+           what, (double)(r->t1 - r->t0) / 1e6, (unsigned long long)r->received,
+           (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in);
+    fflush(stdout);
+    return rc;
+}
+
+static int drained(struct e2e *e)
+{
+    return e->received_run >= e->expected && e->accepted >= e->sends;
+}
+
+/* The measured sending phase of --mode e2e. */
+static void run_load(struct e2e *e, pid_t relay_pid, struct lg_proc_sample *p0,
+                     struct lg_proc_sample *p1, double *self_cpu)
+{
+    struct lg *lg = e->lg;
+    uint32_t window = lg->window ? lg->window : E2E_DEFAULT_WINDOW;
+    uint64_t interval = lg->rate > 0 ? (uint64_t)(1e9 * e->n / lg->rate) : 0;
+    struct rusage r0, r1;
+    uint64_t now = now_ns();
+    e->round = E2E_ROUND_RUN;
+    lg->t0_ns = now + (uint64_t)(lg->warmup_s * 1e9);
+    lg->t1_ns = lg->t0_ns + (uint64_t)(lg->duration_s * 1e9);
+    for (uint32_t i = 0; i < e->n; i++)
+        e->cl[i].next_ns = now + (interval ? interval * i / e->n : 0);
+    int snap = 0;
+    while ((now = now_ns()) < lg->t1_ns) {
+        if (!snap && now >= lg->t0_ns) {
+            snap = 1;
+            e->measuring = 1;
+            lg_proc_sample(relay_pid, p0);
+            getrusage(RUSAGE_SELF, &r0);
+        }
+        for (uint32_t i = 0; i < e->n; i++) {
+            struct e2e_cl *cl = &e->cl[i];
+            if (cl->group >= e->k || cl->seq - cl->acked >= (interval ? LG_WINDOW_MAX : window))
+                continue;
+            if (interval) {
+                if (now < cl->next_ns)
+                    continue;
+                cl->next_ns += interval;
+            }
+            send_one(e, cl, E2E_ROUND_RUN);
+        }
+        service(e);
+    }
+    lg_proc_sample(relay_pid, p1);
+    getrusage(RUSAGE_SELF, &r1);
+    *self_cpu = ((double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                          r0.ru_stime.tv_sec) +
+                 (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                          r0.ru_stime.tv_usec) / 1e6) * 100.0 / lg->duration_s;
+    if (wait_for(e, drained, E2E_DRAIN_TIMEOUT_NS, "drain") != 0)
+        fprintf(stderr, "e2ee-loadgen: %s\n", lg->fail_why);
+    e->measuring = 0;
+}
+
+static int setup(struct e2e *e, const char *url)
+{
+    struct lg *lg = e->lg;
+    uint64_t t = now_ns();
+    for (uint32_t i = 0; i < e->n; i++) {
+        struct e2e_cl *cl = &e->cl[i];
+        struct e2ee_client_config cfg;
+        cl->e = e;
+        cl->idx = i;
+        cl->group = i / e->g;
+        cl->pos = i % e->g;
+        snprintf(cl->uid, sizeof cl->uid, "e%s-%u", lg->run_id, i);
+        e2ee_client_config_init(&cfg);
+        cfg.user_id = cl->uid;
+        cfg.relay_url = url;
+        cfg.store_path = NULL;
+        cfg.event_cb = on_event;
+        cfg.user_data = cl;
+        cfg.ack_group = 0;
+        cfg.ack_direct = 0;
+        if (e2ee_client_new(&cl->c, &cfg) != E2EE_OK) {
+            snprintf(lg->fail_why, sizeof lg->fail_why, "client %u: cannot create", i);
+            return -1;
+        }
+    }
+    printf("# %u clients created (%.1f s)\n", e->n, (double)(now_ns() - t) / 1e9);
+    t = now_ns();
+    if (wait_for(e, all_connected, E2E_SETUP_TIMEOUT_NS, "connecting") != 0)
+        return -1;
+    printf("# %u clients logged in (%.1f s)\n", e->n, (double)(now_ns() - t) / 1e9);
+    t = now_ns();
+    for (uint32_t k = 0; k < e->k; k++) {
+        char gid[LG_ID_BUF];
+        uint64_t rid;
+        snprintf(gid, sizeof gid, "g%s-%u", lg->run_id, k);
+        if (e2ee_client_create_group(e->cl[k * e->g].c, gid, &rid) != E2EE_OK) {
+            snprintf(lg->fail_why, sizeof lg->fail_why, "cannot create group %u", k);
+            return -1;
+        }
+    }
+    /* clients beyond K x G stay idle */
+    for (uint32_t i = e->k * e->g; i < e->n; i++)
+        e->cl[i].join_sent = 1;
+    if (wait_for(e, all_settled, E2E_SETUP_TIMEOUT_NS, "group set-up") != 0)
+        return -1;
+    printf("# %u groups of %u members ready (%.1f s)\n", e->k, e->g,
+           (double)(now_ns() - t) / 1e9);
+    fflush(stdout);
+    return 0;
+}
+
+static int leave_last(struct e2e *e)
+{
+    for (uint32_t k = 0; k < e->k; k++) {
+        struct e2e_cl *cl = &e->cl[k * e->g + e->g - 1];
+        char gid[LG_ID_BUF];
+        uint64_t rid;
+        snprintf(gid, sizeof gid, "g%s-%u", e->lg->run_id, k);
+        if (e2ee_client_leave_group(cl->c, gid, &rid) != E2EE_OK)
+            return -1;
+        cl->left = 1; /* its GROUP_LEAVE confirms it; it no longer counts as a member */
+    }
+    e->active_g = e->g - 1;
+    return wait_for(e, all_settled, E2E_SETUP_TIMEOUT_NS, "leave");
+}
+
+static uint64_t errors(const struct e2e *e)
+{
+    return e->err_send + e->err_failed + e->err_e2ee + e->err_payload + e->err_closed +
+           e->err_error;
+}
+
+static void report(struct e2e *e, const struct lg_proc_sample *p0,
+                   const struct lg_proc_sample *p1, double self_cpu, uint64_t missing)
+{
+    struct lg *lg = e->lg;
+    double win = lg->mode == LG_MODE_E2E ? lg->duration_s : 0;
+    double relay_cpu = lg_proc_cpu_pct(p0, p1);
+    printf("# errors: send %llu, failed %llu, e2ee %llu, payload %llu, closed %llu, "
+           "error events %llu, missing %llu; key waits %llu\n",
+           (unsigned long long)e->err_send, (unsigned long long)e->err_failed,
+           (unsigned long long)e->err_e2ee, (unsigned long long)e->err_payload,
+           (unsigned long long)e->err_closed, (unsigned long long)e->err_error,
+           (unsigned long long)missing, (unsigned long long)e->key_waits);
+    printf("mode=%s clients=%u groups=%u group_size=%u size=%zu duration_s=%.2f rate=%.0f "
+           "msgs=%llu deliveries=%llu msgs_per_s=%.0f deliveries_per_s=%.0f p50_us=%llu "
+           "p99_us=%llu p999_us=%llu max_us=%llu errors=%llu relay_cpu_pct=%.1f "
+           "relay_rss_kib=%llu relay_hwm_kib=%llu loadgen_cpu_pct=%.1f first_send_ms=%.1f "
+           "first_send_bytes_out=%llu first_send_bytes_in=%llu rekey_ms=%.1f "
+           "rekey_bytes_out=%llu rekey_bytes_in=%llu\n",
+           lg->mode == LG_MODE_E2E ? "e2e" : "rekey", e->n, e->k, e->g, lg->size, win, lg->rate,
+           (unsigned long long)e->win_msgs, (unsigned long long)e->win_dels,
+           win > 0 ? (double)e->win_msgs / win : 0.0, win > 0 ? (double)e->win_dels / win : 0.0,
+           (unsigned long long)lg_hist_quantile(&lg->lat, 0.50),
+           (unsigned long long)lg_hist_quantile(&lg->lat, 0.99),
+           (unsigned long long)lg_hist_quantile(&lg->lat, 0.999), (unsigned long long)lg->lat.max,
+           (unsigned long long)(errors(e) + missing), relay_cpu,
+           (unsigned long long)p1->rss_kib, (unsigned long long)p1->hwm_kib, self_cpu,
+           (double)(e->first.t1 - e->first.t0) / 1e6, (unsigned long long)e->first.bytes_out,
+           (unsigned long long)e->first.bytes_in,
+           e->rekey.t1 ? (double)(e->rekey.t1 - e->rekey.t0) / 1e6 : 0.0,
+           (unsigned long long)e->rekey.bytes_out, (unsigned long long)e->rekey.bytes_in);
+}
+
+int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
+{
+    struct e2e e;
+    struct lg_proc_sample p0, p1;
+    double self_cpu = 0;
+    uint64_t missing = 0;
+    int rc = 1;
+    memset(&e, 0, sizeof e);
+    memset(&p0, 0, sizeof p0);
+    memset(&p1, 0, sizeof p1);
+    e.lg = lg;
+    e.n = lg->n_clients;
+    e.g = lg->group_size;
+    e.k = e.n / e.g;
+    e.active_g = e.g;
+    e.cl = calloc(e.n, sizeof *e.cl);
+    e.pfd = calloc((size_t)e.n * 2, sizeof *e.pfd);
+    e.pfd_cl = calloc((size_t)e.n * 2, sizeof *e.pfd_cl);
+    lg->payload = malloc(lg->size);
+    if (!e.cl || !e.pfd || !e.pfd_cl || !lg->payload) {
+        snprintf(lg->fail_why, sizeof lg->fail_why, "out of memory");
+        goto done;
+    }
+    memset(lg->payload, 0x5a, lg->size);
+    if (setup(&e, url) != 0 || run_round(&e, &e.first, E2E_ROUND_FIRST, "first send round") != 0)
+        goto done;
+    if (lg->mode == LG_MODE_REKEY) {
+        lg_proc_sample(relay_pid, &p0);
+        if (leave_last(&e) != 0 || run_round(&e, &e.rekey, E2E_ROUND_REKEY,
+                                              "after a leave, every member sends") != 0)
+            goto done;
+        lg_proc_sample(relay_pid, &p1);
+    } else {
+        run_load(&e, relay_pid, &p0, &p1, &self_cpu);
+        if (e.received_run < e.expected)
+            missing = e.expected - e.received_run;
+    }
+    report(&e, &p0, &p1, self_cpu, missing);
+    fflush(stdout);
+    rc = errors(&e) + missing ? 1 : 0;
+done:
+    if (rc && lg->fail_why[0]) {
+        fprintf(stderr, "e2ee-loadgen: %s\n", lg->fail_why);
+        printf("mode=%s clients=%u errors=%llu failed=1\n",
+               lg->mode == LG_MODE_E2E ? "e2e" : "rekey", e.n,
+               (unsigned long long)errors(&e) + 1);
+    }
+    for (uint32_t i = 0; e.cl && i < e.n; i++)
+        if (e.cl[i].c)
+            e2ee_client_free(e.cl[i].c);
+    free(e.cl);
+    free(e.pfd);
+    free(e.pfd_cl);
+    free(lg->payload);
+    lg->payload = NULL;
+    return rc;
+}
