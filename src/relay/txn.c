@@ -99,17 +99,17 @@ static void run_catchup(struct e2ee__relay *r)
 {
     /* a session stays listed while it still has unread items (budget exhausted); move
      * them to a local list first so each gets one turn per flush */
-    struct e2ee__rlink todo;
-    e2ee__rlist_init(&todo);
+    struct e2ee__rlink waiting;
+    e2ee__rlist_init(&waiting);
     if (!e2ee__rlist_linked(&r->catchup))
         return;
-    todo.next = r->catchup.next;
-    todo.prev = r->catchup.prev;
-    todo.next->prev = &todo;
-    todo.prev->next = &todo;
+    waiting.next = r->catchup.next;
+    waiting.prev = r->catchup.prev;
+    waiting.next->prev = &waiting;
+    waiting.prev->next = &waiting;
     e2ee__rlist_init(&r->catchup);
-    while (e2ee__rlist_linked(&todo)) {
-        struct e2ee__rlink *l = todo.next;
+    while (e2ee__rlist_linked(&waiting)) {
+        struct e2ee__rlink *l = waiting.next;
         e2ee__rlist_del(l);
         e2ee__rsession_catchup(E2EE_RLIST_ENTRY(l, struct e2ee__rsession, catchup));
     }
