@@ -132,6 +132,9 @@ int e2ee_client_new(e2ee_client **out, const struct e2ee_client_config *cfg)
         rc = e2ee__keys_open(c);
     if (rc == E2EE_OK)
         rc = open_net(c, cfg);
+    /* events an earlier run stored but did not deliver go first (events.c) */
+    c->keep_events = cfg->store_path != NULL;
+    c->replay = c->keep_events;
     if (rc == E2EE_OK) {
         *out = c;
         c = NULL;
@@ -161,6 +164,7 @@ static void free_state(struct e2ee_client *c)
     e2ee__vec_clear(&c->rl_req, NULL);
     e2ee__vec_clear(&c->rl_resend, NULL);
     e2ee__vec_clear(&c->acks, NULL);
+    e2ee__vec_clear(&c->undone, NULL);
     e2ee__vec_clear(&c->calls, call_free);
 }
 

@@ -9,7 +9,9 @@
  *    inside a pass, or (inbound) inside the transport's callback.
  *  - Events are collected during a pass (c->events) and delivered after the lock is released
  *    and the transaction committed; frames (c->frames) are handed to the transport after the
- *    commit, so nothing leaves before the state it depends on is durable.
+ *    commit, so nothing leaves before the state it depends on is durable. With a file store,
+ *    the events about stored state are stored in the same transaction and deleted once their
+ *    callback returned (events.c), so a process that dies in between loses none of them.
  *
  * Layering: this folder may include every lower layer and the generated headers, never
  * libwebsockets, SQLite, libsodium or OpenSSL (tests/check_layers.sh).
@@ -76,6 +78,7 @@
 #define E2EE__CLIENT_RECONNECT_MAX_LIMIT_MS (24u * 3600 * 1000)
 #define E2EE__CLIENT_RATE_DEFAULT 1000          /* relay requests per second until told */
 #define E2EE__CLIENT_RATE_SHARE_PCT 75          /* share of it the queue may use (acks...) */
+#define E2EE__CLIENT_REPLAY_BATCH 64            /* stored events loaded per pass at a start */
 
 /* Message ids: application messages have the top bit clear, the client's own control
  * messages (key resends and requests) have it set, so receipts for them are recognised. */
@@ -199,6 +202,7 @@ struct e2ee__event_item {
     struct e2ee__vec owned;  /* plain allocations */
     uint8_t *data;           /* message data: wiped when freed */
     size_t data_len;
+    int64_t stored;          /* its row in the store's pending events, or 0 */
 };
 
 /* ---- group calls (mu) ---- */
@@ -313,6 +317,10 @@ struct e2ee_client {
     int connect_registered;
     int recycling;              /* closing on purpose to reconnect at once (down_code why) */
     int down_code;
+    int keep_events;            /* file store: events are stored until delivered (events.c) */
+    int replay;                 /* stored events of an earlier run remain to be delivered */
+    int64_t replay_after;       /* ... after this row */
+    struct e2ee__vec undone;    /* mu: int64_t rows delivered but not yet deleted */
 };
 
 /* ---- util.c ---- */
@@ -359,9 +367,29 @@ void e2ee__event_e2ee_error(struct e2ee_client *c, int code, const char *text, u
                             const char *from, const char *group);
 void e2ee__event_ack(struct e2ee_client *c, int group_kind, uint64_t msg_id, const char *to,
                      const char *group, enum e2ee_ack_state state, int code);
-/* Delivers the events of `list` (taken out of the client) in order, then frees them. Called
- * on the loop thread without the lock. */
+/* Delivers the events of `list` (taken out of the client) in order, then frees them; the
+ * stored ones are deleted from the store as soon as their callback returned. Called on the
+ * loop thread without the lock. */
 void e2ee__events_dispatch(struct e2ee_client *c, struct e2ee__vec *list);
+/* Stores the events of the pass that are about stored state and not stored yet, in the
+ * pass's transaction (opened when needed). mu held; nothing to do for a memory store. */
+int e2ee__events_persist(struct e2ee_client *c);
+/* Appends the next batch of events stored by an earlier run to c->events (c->replay is
+ * cleared after the last one). mu held, at the start of a pass. */
+int e2ee__events_replay(struct e2ee_client *c);
+/* Deletes the rows whose deletion after delivery failed (in the pass's transaction). */
+int e2ee__events_undone_flush(struct e2ee_client *c);
+
+/* ---- event_record.c ---- */
+
+/* 1 for the events about stored state (kept until delivered): all but CONNECT, DISCONNECT
+ * and ERROR. */
+int e2ee__event_durable(enum e2ee_event_type type);
+/* The stored form of ev (free with e2ee__wire_buf_free: it may hold plaintext). */
+int e2ee__event_record_pack(const struct e2ee_event *ev, uint8_t **out, size_t *len);
+/* A new event item from a stored form (request ids are 0). E2EE_ERR_CORRUPT when damaged. */
+E2EE_MUST_CHECK int e2ee__event_record_unpack(const uint8_t *buf, size_t len,
+                                              struct e2ee__event_item **out);
 
 /* ---- frames.c ---- */
 

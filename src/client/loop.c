@@ -259,13 +259,18 @@ static int pass_work(struct e2ee_client *c, uint64_t now)
         rc = e2ee__client_acks_flush(c);
     if (rc == E2EE_OK && c->txn && now > c->seen_pruned_at + E2EE__CLIENT_SEEN_PRUNE_MS)
         rc = e2ee__login_prune(c);
+    if (rc == E2EE_OK)
+        rc = e2ee__events_undone_flush(c);
     return rc;
 }
 
-/* Ends the pass's transaction. A failure rolls back: the events of the pass are dropped,
- * its frames too, and the connection is recycled so the relay delivers the items again. */
-static int pass_end(struct e2ee_client *c, int rc)
+/* Ends the pass's transaction, with the events it produced stored in it. A failure rolls
+ * back: the events of the pass are dropped, its frames too, and the connection is recycled
+ * so the relay delivers the items again. */
+static int pass_end(struct e2ee_client *c, int rc, size_t replayed)
 {
+    if (rc == E2EE_OK)
+        rc = e2ee__events_persist(c);
     if (c->txn && rc == E2EE_OK)
         rc = e2ee__store_commit(c->st);
     else if (c->txn)
@@ -273,6 +278,9 @@ static int pass_end(struct e2ee_client *c, int rc)
     if (rc != E2EE_OK) {
         if (c->txn)
             e2ee__events_truncate(c, c->events_at_txn);
+        /* rows stored by this pass are gone with it (an earlier run's rows stay) */
+        for (size_t i = replayed; i < c->events.n; i++)
+            ((struct e2ee__event_item *)c->events.v[i])->stored = 0;
         e2ee__vec_clear(&c->acks, NULL);
         for (size_t i = 0; i < c->frames.n; i++)
             free(((struct e2ee__frame_out *)c->frames.v[i])->buf);
@@ -291,10 +299,15 @@ static void process(struct e2ee_client *c)
 {
     struct e2ee__vec events = {0};
     uint64_t now = e2ee__client_mono_ms();
+    size_t replayed;
     int rc, recycle;
 
     pthread_mutex_lock(&c->mu);
-    rc = pass_end(c, pass_work(c, now));
+    /* an earlier run's undelivered events go first; new work waits until all are loaded */
+    if (c->replay)
+        (void)e2ee__events_replay(c);
+    replayed = c->events.n;
+    rc = pass_end(c, c->replay ? E2EE_OK : pass_work(c, now), replayed);
     e2ee__client_frames_flush(c);
     recycle = c->reconnect_needed && c->conn != E2EE__CONN_DOWN && !c->recycling;
     if (recycle) {
@@ -357,7 +370,7 @@ static int wait_ms(struct e2ee_client *c, int timeout_ms)
             next = t[i];
     }
     pthread_mutex_lock(&c->mu);
-    if (c->pump_dirty && c->conn == E2EE__CONN_UP)
+    if ((c->pump_dirty && c->conn == E2EE__CONN_UP) || c->replay)
         next = now;
     pthread_mutex_unlock(&c->mu);
     if (next && next <= now)

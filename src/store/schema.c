@@ -85,6 +85,11 @@ static const char *const k_migrations[] = {
     "    ON DELETE CASCADE) WITHOUT ROWID;"
     "CREATE INDEX seen_by_time ON seen(seen_at, id);"
     "CREATE INDEX outq_by_state ON outq(state, seq);",
+
+    /* 3: events stored with the change that produced them until the application has them. */
+    "CREATE TABLE pending_events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  record BLOB NOT NULL);",
 };
 
 _Static_assert(sizeof k_migrations / sizeof k_migrations[0] == E2EE__STORE_SCHEMA_VERSION,

@@ -4,7 +4,8 @@
  * One store holds everything one identity keeps between runs: its identity record, signed and
  * one-time prekeys, pairwise sessions, sender-key records (received and own), groups and
  * members, known users and their identity keys, the seen message ids of incoming messages, the
- * outgoing queue, the relay sequence numbers already acknowledged, and a key/value meta table.
+ * outgoing queue, the relay sequence numbers already acknowledged, the events the application
+ * has not received yet, and a key/value meta table.
  *
  * It is SQLite behind this interface (only src/store/ includes sqlite3.h). e2ee__store_open()
  * with a path opens or creates a file (mode 0600, WAL, foreign keys, busy timeout, secure
@@ -52,9 +53,11 @@
 #define E2EE__STORE_KEY_MAX 256                   /* a peer's public identity key */
 #define E2EE__STORE_BUSY_TIMEOUT_MS 5000          /* wait for a lock held by another handle */
 #define E2EE__STORE_OUTQ_LIST_MAX 4096            /* items one outq_list call hands out */
+#define E2EE__STORE_EVENT_MAX (8u * 1024u * 1024u) /* a pending event record */
+#define E2EE__STORE_EVENT_LIST_MAX 256           /* records one event_list call hands out */
 
 /* Schema version this build writes (PRAGMA user_version); older files are migrated on open. */
-#define E2EE__STORE_SCHEMA_VERSION 2
+#define E2EE__STORE_SCHEMA_VERSION 3
 
 /* Meta keys starting with this prefix belong to the store itself and are refused by meta_*. */
 #define E2EE__STORE_META_RESERVED "store."
@@ -344,6 +347,29 @@ E2EE_MUST_CHECK int e2ee__store_cursor_get(struct e2ee__store *st, const char *s
  * back). */
 E2EE_MUST_CHECK int e2ee__store_cursor_advance(struct e2ee__store *st, const char *stream,
                                                uint64_t seq);
+
+/* ---- events the application has not received yet (ordered; survive restarts) ---- */
+
+struct e2ee__store_event {
+    int64_t seq;     /* order, increasing, never reused */
+    uint8_t *record; /* owned; the client's encoding of the event (may hold plaintext) */
+    size_t len;
+};
+
+/* Appends a record (1..E2EE__STORE_EVENT_MAX bytes); *seq gets its position. */
+E2EE_MUST_CHECK int e2ee__store_event_add(struct e2ee__store *st, const uint8_t *rec,
+                                          size_t len, int64_t *seq);
+/* Up to `max` (at most E2EE__STORE_EVENT_LIST_MAX) records after position `after`, in order.
+ * Release with e2ee__store_event_free(). */
+E2EE_MUST_CHECK int e2ee__store_event_list(struct e2ee__store *st, int64_t after, size_t max,
+                                           struct e2ee__store_event **items, size_t *n);
+/* Deletes the record at `seq` (the application received the event). NOT_FOUND when absent.
+ * Outside a transaction the deletion is committed at once without waiting for the disk: it
+ * survives the process dying, but a power loss may undo it (the event then comes again). */
+E2EE_MUST_CHECK int e2ee__store_event_delete(struct e2ee__store *st, int64_t seq);
+E2EE_MUST_CHECK int e2ee__store_event_count(struct e2ee__store *st, size_t *count);
+/* Wipes the records, frees them and the array. NULL is a no-op. */
+void e2ee__store_event_free(struct e2ee__store_event *items, size_t n);
 
 /* ---- key/value meta ---- */
 

@@ -187,7 +187,7 @@ static void test_migration_from_v1(void **state)
     e2ee__store_close(st);
 
     st = sf_open(path);
-    assert_int_equal(e2ee__store_schema_version(st), 2);
+    assert_int_equal(e2ee__store_schema_version(st), E2EE__STORE_SCHEMA_VERSION);
     expect_rec(e2ee__store_session_get(st, "bob", 1, &rec, &len), &rec, &len);
     assert_int_equal(e2ee__store_distribution_mark(st, "g1", "bob", 1, 5), E2EE_OK);
     assert_int_equal(e2ee__store_member_lacking(st, "g1", 5, &users, &n), E2EE_OK);
@@ -198,7 +198,7 @@ static void test_migration_from_v1(void **state)
 
     /* opening a newer store asking for an older version neither fails nor downgrades */
     assert_int_equal(e2ee__store_open_version(&st, path, 1), E2EE_OK);
-    assert_int_equal(e2ee__store_schema_version(st), 2);
+    assert_int_equal(e2ee__store_schema_version(st), E2EE__STORE_SCHEMA_VERSION);
     e2ee__store_close(st);
 }
 
