@@ -109,7 +109,8 @@ void cr_tally_free(void)
 
 static struct slot *find(uint32_t tag, uint64_t id, int create)
 {
-    uint64_t h = (id ^ ((uint64_t)tag * UINT64_C(0x9e3779b97f4a7c15))) * UINT64_C(0xff51afd7ed558ccd);
+    uint64_t h = id ^ ((uint64_t)tag * UINT64_C(0x9e3779b97f4a7c15));
+    h *= UINT64_C(0xff51afd7ed558ccd);
     size_t i = (size_t)(h >> 20) & g_mask;
     while (g_slots[i].tag && (g_slots[i].tag != tag || g_slots[i].id != id))
         i = (i + 1) & g_mask;

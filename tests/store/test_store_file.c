@@ -202,6 +202,60 @@ static void test_migration_from_v1(void **state)
     e2ee__store_close(st);
 }
 
+/* Schema 3: the events kept until delivered, on a store written by schema 2, in order, across
+ * a close (a process that died); deleting outside a transaction is committed at once. */
+static void test_pending_events_from_v2(void **state)
+{
+    struct sf_dir *d = *state;
+    char path[128];
+    struct e2ee__store *st = NULL;
+    struct e2ee__store_event *ev = NULL;
+    const uint8_t a[] = {1, 2, 3}, b[] = {4, 5};
+    int64_t sa = 0, sb = 0;
+    size_t n = 0;
+
+    strcpy(path, sf_path(d, "v2.db"));
+    assert_int_equal(e2ee__store_open_version(&st, path, 2), E2EE_OK);
+    assert_int_equal(e2ee__store_event_add(st, a, sizeof a, &sa), E2EE_ERR_STORE);
+    e2ee__store_close(st);
+
+    st = sf_open(path);
+    assert_int_equal(e2ee__store_schema_version(st), E2EE__STORE_SCHEMA_VERSION);
+    assert_int_equal(e2ee__store_event_add(st, NULL, 0, &sa), E2EE_ERR_LENGTH);
+    assert_int_equal(e2ee__store_begin(st), E2EE_OK);
+    assert_int_equal(e2ee__store_event_add(st, a, sizeof a, &sa), E2EE_OK);
+    assert_int_equal(e2ee__store_event_add(st, b, sizeof b, &sb), E2EE_OK);
+    assert_int_equal(e2ee__store_commit(st), E2EE_OK);
+    assert_true(sa > 0 && sb > sa);
+    e2ee__store_close(st);
+
+    st = sf_open(path);
+    assert_int_equal(e2ee__store_event_list(st, 0, 10, &ev, &n), E2EE_OK);
+    assert_int_equal(n, 2);
+    assert_true(ev[0].seq == sa && ev[0].len == sizeof a && memcmp(ev[0].record, a, sizeof a) == 0);
+    assert_true(ev[1].seq == sb && ev[1].len == sizeof b && memcmp(ev[1].record, b, sizeof b) == 0);
+    e2ee__store_event_free(ev, n);
+    assert_int_equal(e2ee__store_event_list(st, sa, 10, &ev, &n), E2EE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].seq, sb);
+    e2ee__store_event_free(ev, n);
+    assert_int_equal(e2ee__store_event_delete(st, sa), E2EE_OK);
+    assert_int_equal(e2ee__store_event_delete(st, sa), E2EE_ERR_NOT_FOUND);
+    e2ee__store_close(st);
+
+    st = sf_open(path);
+    assert_int_equal(e2ee__store_event_count(st, &n), E2EE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(e2ee__store_event_list(st, 0, 10, &ev, &n), E2EE_OK);
+    assert_true(n == 1 && ev[0].seq == sb);
+    e2ee__store_event_free(ev, n);
+    /* a new row never reuses a deleted position */
+    assert_int_equal(e2ee__store_event_delete(st, sb), E2EE_OK);
+    assert_int_equal(e2ee__store_event_add(st, a, sizeof a, &sa), E2EE_OK);
+    assert_true(sa > sb);
+    e2ee__store_close(st);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct sf_dir *d = *state;
@@ -412,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncommitted_lost_on_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_events_from_v2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_file_refused, setup, teardown),
