@@ -103,15 +103,7 @@ int e2ee__store_event_delete(struct e2ee__store *st, int64_t seq)
 
 int e2ee__store_event_count(struct e2ee__store *st, size_t *count)
 {
-    int64_t n = 0;
-    int rc = st && count ? E2EE_OK : E2EE_ERR_ARG;
-    if (count)
-        *count = 0;
-    if (rc == E2EE_OK)
-        rc = e2ee__store_get_i64(st, k_count, &n, "");
-    if (rc == E2EE_OK)
-        *count = (size_t)n;
-    return rc;
+    return e2ee__store_count(st, k_count, count);
 }
 
 void e2ee__store_event_free(struct e2ee__store_event *items, size_t n)

@@ -156,13 +156,5 @@ int e2ee__store_prekey_delete(struct e2ee__store *st, uint32_t id)
 
 int e2ee__store_prekey_count(struct e2ee__store *st, size_t *count)
 {
-    int64_t v = 0;
-    int rc = st && count ? E2EE_OK : E2EE_ERR_ARG;
-    if (count)
-        *count = 0;
-    if (rc == E2EE_OK)
-        rc = e2ee__store_get_i64(st, k_pk_count, &v, "");
-    if (rc == E2EE_OK)
-        *count = (size_t)v;
-    return rc;
+    return e2ee__store_count(st, k_pk_count, count);
 }

@@ -205,6 +205,19 @@ int e2ee__store_change_one(struct e2ee__store *st, const char *sql, const char *
     return rc;
 }
 
+int e2ee__store_count(struct e2ee__store *st, const char *sql, size_t *count)
+{
+    int64_t n = 0;
+    int rc = st && count ? E2EE_OK : E2EE_ERR_ARG;
+    if (count)
+        *count = 0;
+    if (rc == E2EE_OK)
+        rc = e2ee__store_get_i64(st, sql, &n, "");
+    if (rc == E2EE_OK)
+        *count = (size_t)n;
+    return rc;
+}
+
 int e2ee__store_get_blob(struct e2ee__store *st, const char *sql, size_t max, uint8_t **rec,
                          size_t *len, const char *fmt, ...)
 {

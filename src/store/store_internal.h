@@ -60,6 +60,9 @@ int e2ee__store_run(struct e2ee__store *st, const char *sql, size_t *changes, co
  * there is no row. */
 int e2ee__store_get_i64(struct e2ee__store *st, const char *sql, int64_t *out, const char *fmt,
                         ...);
+/* Runs a "SELECT count(*)" without parameters into *count (0 on failure); st or count NULL:
+ * E2EE_ERR_ARG. */
+int e2ee__store_count(struct e2ee__store *st, const char *sql, size_t *count);
 /* Runs a statement that changes rows: E2EE_ERR_NOT_FOUND when it changed none. */
 int e2ee__store_change_one(struct e2ee__store *st, const char *sql, const char *fmt, ...);
 
