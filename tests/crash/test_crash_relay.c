@@ -1,14 +1,14 @@
 /*
  * The relay SIGKILLed and restarted on its store under load (issue 9, "Crash and restart").
  *
- * E2EE_CRASH_CLIENTS clients (default 50) of the public API, each with a file store and its
- * own loop thread, are split into groups of 5 to 10 (static membership). They send
- * E2EE_CRASH_MESSAGES messages in total (default 50,000), each at random a direct message
- * to another client or a group message to the sender's group, with at most
- * E2EE_CRASH_WINDOW (default 400) not yet acked SENT at any time. Meanwhile the relay is
- * SIGKILLed at E2EE_CRASH_KILLS (default 6) random points of the run (chosen by the count of
- * SENT acks, from a seeded generator: E2EE_CRASH_SEED) and restarted on the same store and
- * port after a random pause; the clients keep sending while it is down.
+ * E2EE_CRASH_CLIENTS clients (default 50) of the public API, each with its own store (in
+ * memory; files with E2EE_CRASH_CLIENT_FILES=1) and loop thread, are split into groups of 5 to
+ * 10 (static membership). They send E2EE_CRASH_MESSAGES messages in total (default 50,000),
+ * each at random a direct message to another client or a group message to the sender's group,
+ * with at most E2EE_CRASH_WINDOW (default 400) not yet acked SENT at any time. Meanwhile the
+ * relay is SIGKILLed at E2EE_CRASH_KILLS (default 6) random points of the run (chosen by the
+ * count of SENT acks, from a seeded generator: E2EE_CRASH_SEED) and restarted on the same store
+ * and port after a random pause; the clients keep sending while it is down.
  *
  * In the end, within E2EE_CRASH_TIMEOUT_S (default 900 s):
  *  - every message was acked SENT to its sender exactly once (the outbox resends with the
