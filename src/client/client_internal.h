@@ -434,6 +434,10 @@ void e2ee__keys_source(struct e2ee_client *c, e2ee__prekey_source *src);
 int e2ee__peer_observe(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub);
 /* 1 when messages with user are blocked (identity changed, policy BLOCK, not trusted). */
 int e2ee__peer_blocked(struct e2ee_client *c, const char *user);
+/* *settled = 1 when observing pub cannot drop sessions (user unknown, or pub its trusted
+ * key): the key may then be verified by the X3DH that needs it and observed after. */
+int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub,
+                       int *settled);
 
 /* ---- envelope.c ---- */
 

@@ -67,15 +67,21 @@ int e2ee__pairwise_encrypt(struct e2ee_client *c, const char *user, const uint8_
     return rc;
 }
 
-/* A pre-key message names its sender's identity: check it against what we trust. */
+/* A pre-key message names its sender's identity: check it against what we trust. When that
+ * cannot drop sessions (*late set), the check waits for the decryption, whose X3DH verifies
+ * the identity anyway (one Ed25519 verification less per new session). */
 static int check_sender(struct e2ee_client *c, const char *user, const uint8_t *msg,
-                        size_t len)
+                        size_t len, e2ee__identity_pub *sender, int *late)
 {
     e2ee__pairwise_message_info info;
     int rc = e2ee__pairwise_message_peek(msg, len, &info);
+    *late = 0;
     if (rc == E2EE_OK && info.is_prekey) {
-        rc = e2ee__identity_pub_verify(&info.sender_identity);
-        if (rc == E2EE_OK)
+        *sender = info.sender_identity;
+        rc = e2ee__peer_settled(c, user, &info.sender_identity, late);
+        if (rc == E2EE_OK && !*late)
+            rc = e2ee__identity_pub_verify(&info.sender_identity);
+        if (rc == E2EE_OK && !*late)
             rc = e2ee__peer_observe(c, user, &info.sender_identity);
     }
     return rc;
@@ -87,11 +93,14 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
     e2ee__session_record *rec = NULL;
     e2ee__prekey_source src;
     e2ee__address remote;
+    e2ee__identity_pub sender;
+    int late = 0;
     int rc = e2ee__peer_blocked(c, user) ? E2EE_ERR_UNTRUSTED_IDENTITY : E2EE_OK;
 
     memset(res, 0, sizeof *res);
+    memset(&sender, 0, sizeof sender);
     if (rc == E2EE_OK)
-        rc = check_sender(c, user, msg, len);
+        rc = check_sender(c, user, msg, len, &sender, &late);
     if (rc == E2EE_OK)
         rc = e2ee__address_set(&remote, user, E2EE__CLIENT_DEVICE);
     if (rc == E2EE_OK)
@@ -99,6 +108,8 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
     e2ee__keys_source(c, &src);
     if (rc == E2EE_OK)
         rc = e2ee__session_decrypt(rec, c->id, &c->addr, &remote, NULL, &src, msg, len, res);
+    if (rc == E2EE_OK && late) /* the decryption verified the sender's identity */
+        rc = e2ee__peer_observe(c, user, &sender);
     if (rc == E2EE_OK && res->used_one_time_prekey) {
         rc = e2ee__store_prekey_delete(c->st, res->one_time_prekey_id);
         if (rc == E2EE_ERR_NOT_FOUND)
@@ -236,29 +247,43 @@ static int bundle_from_relay(const E2ee__RelayBundle *rb, const char *user,
     return ok ? E2EE_OK : E2EE_ERR_DECODE;
 }
 
+/* The bundle's identity against what we trust: *peer_code E2EE_ERR_UNTRUSTED_IDENTITY when
+ * blocked, rc for store failures. */
+static int observe_bundle(struct e2ee_client *c, const char *user, const e2ee__prekey_bundle *b,
+                          int *peer_code)
+{
+    int rc = e2ee__peer_observe(c, user, &b->identity);
+    if (rc == E2EE_ERR_UNTRUSTED_IDENTITY) {
+        *peer_code = rc;
+        rc = E2EE_OK;
+    }
+    return rc;
+}
+
 /* Starts a session from a fetched bundle. Errors other than store failures are the peer's:
- * returned in *peer_code with rc OK. */
+ * returned in *peer_code with rc OK. When observing the identity cannot drop sessions (first
+ * sight, or the trusted key), the X3DH's own verification of the bundle comes first and the
+ * identity is observed after it; otherwise the bundle is verified and observed first. */
 static int install_bundle(struct e2ee_client *c, const char *user, const E2ee__RelayBundle *rb,
                           int *peer_code)
 {
     e2ee__prekey_bundle b;
     e2ee__session_record *rec = NULL;
-    int rc = E2EE_OK;
+    int rc = E2EE_OK, settled = 0;
 
     *peer_code = bundle_from_relay(rb, user, &b);
     if (*peer_code == E2EE_OK)
+        rc = e2ee__peer_settled(c, user, &b.identity, &settled);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)
         *peer_code = e2ee__prekey_bundle_verify(&b);
-    if (*peer_code == E2EE_OK) {
-        rc = e2ee__peer_observe(c, user, &b.identity);
-        if (rc == E2EE_ERR_UNTRUSTED_IDENTITY) {
-            *peer_code = rc;
-            rc = E2EE_OK;
-        }
-    }
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)
+        rc = observe_bundle(c, user, &b, peer_code);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         rc = load_record(c, user, &rec);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         *peer_code = e2ee__session_initiate(rec, c->id, &c->addr, &b, &c->rng);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && settled) /* verified by the X3DH */
+        rc = observe_bundle(c, user, &b, peer_code);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         rc = save_record(c, user, rec);
     e2ee__session_record_free(rec);
