@@ -517,8 +517,8 @@ static void report(struct e2e *e, const struct lg_proc_sample *p0,
            "p99_us=%llu p999_us=%llu max_us=%llu errors=%llu relay_cpu_pct=%.1f "
            "relay_rss_kib=%llu relay_hwm_kib=%llu loadgen_cpu_pct=%.1f first_send_ms=%.1f "
            "first_send_bytes_out=%llu first_send_bytes_in=%llu rekey_ms=%.1f "
-           "rekey_bytes_out=%llu rekey_bytes_in=%llu first_send_senders=%u first_send_sessions=%llu "
-           "first_send_cpu_s=%.2f first_send_relay_cpu_s=%.2f rekey_cpu_s=%.2f "
+           "rekey_bytes_out=%llu rekey_bytes_in=%llu first_send_senders=%u "
+           "first_send_sessions=%llu first_send_cpu_s=%.2f first_send_relay_cpu_s=%.2f rekey_cpu_s=%.2f "
            "rekey_relay_cpu_s=%.2f\n",
            lg->mode == LG_MODE_E2E ? "e2e" : "rekey", e->n, e->k, e->g, lg->size, win, lg->rate,
            (unsigned long long)e->win_msgs, (unsigned long long)e->win_dels,
@@ -560,7 +560,8 @@ int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
         goto done;
     }
     memset(lg->payload, 0x5a, lg->size);
-    if (setup(&e, url) != 0 || run_round(&e, &e.first, E2E_ROUND_FIRST, "first send round", relay_pid) != 0)
+    if (setup(&e, url) != 0 ||
+        run_round(&e, &e.first, E2E_ROUND_FIRST, "first send round", relay_pid) != 0)
         goto done;
     if (lg->mode == LG_MODE_REKEY) {
         lg_proc_sample(relay_pid, &p0);
