@@ -323,13 +323,14 @@ static int round_rekey_done(struct e2e *e)
     return e->rekey.received >= e->rekey.expected && e->accepted >= e->sends;
 }
 
-/* Members of each group that send in `round`: every active one, except in the first round of
- * --mode rekey with --senders S (the first S of each group: the first-send cost of S senders
- * into a large group without the G x (G - 1) sessions of a full round). */
+/* Members of each group that send in `round`: every active one, except in --mode rekey with
+ * --senders S: the first S of each group send in both rounds (the first-send and the
+ * after-leave cost of S senders in a large group, without the G x (G - 1) sessions of a
+ * full first round that a full after-leave round would need first). */
 static uint32_t round_senders(const struct e2e *e, uint32_t round)
 {
     uint32_t s = e->lg->senders_per_group;
-    if (round == E2E_ROUND_FIRST && e->lg->mode == LG_MODE_REKEY && s && s < e->active_g)
+    if (round != E2E_ROUND_RUN && e->lg->mode == LG_MODE_REKEY && s && s < e->active_g)
         return s;
     return e->active_g;
 }
