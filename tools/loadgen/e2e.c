@@ -45,6 +45,7 @@ const char *__lsan_default_suppressions(void)
 #define CONNECT_PARALLEL 64
 #define E2E_SETUP_TIMEOUT_NS (600ull * 1000000000u)
 #define E2E_ROUND_TIMEOUT_NS (300ull * 1000000000u)
+#define E2E_REKEY_ROUND_TIMEOUT_NS (3600ull * 1000000000u) /* full rounds of large groups */
 #define E2E_DRAIN_TIMEOUT_NS (30ull * 1000000000u)
 #define E2E_POLL_MAX_MS 1
 #define E2E_DEFAULT_WINDOW 4
@@ -359,7 +360,9 @@ static int run_round(struct e2e *e, struct e2e_round *r, uint32_t round, const c
         if (e->cl[i].group < e->k && !e->cl[i].left && e->cl[i].pos < r->senders)
             send_one(e, &e->cl[i], round);
     int rc = wait_for(e, round == E2E_ROUND_FIRST ? round_first_done : round_rekey_done,
-                      E2E_ROUND_TIMEOUT_NS, what);
+                      e->lg->mode == LG_MODE_REKEY ? E2E_REKEY_ROUND_TIMEOUT_NS
+                                                   : E2E_ROUND_TIMEOUT_NS,
+                      what);
     r->t1 = now_ns();
     r->cpu_s = self_cpu_s() - r->cpu_s;
     lg_proc_sample(relay_pid, &q1);
@@ -520,7 +523,7 @@ static void report(struct e2e *e, const struct lg_proc_sample *p0,
            "first_send_bytes_out=%llu first_send_bytes_in=%llu rekey_ms=%.1f "
            "rekey_bytes_out=%llu rekey_bytes_in=%llu first_send_senders=%u "
            "first_send_sessions=%llu first_send_cpu_s=%.2f first_send_relay_cpu_s=%.2f rekey_cpu_s=%.2f "
-           "rekey_relay_cpu_s=%.2f\n",
+           "rekey_relay_cpu_s=%.2f rekey_senders=%u\n",
            lg->mode == LG_MODE_E2E ? "e2e" : "rekey", e->n, e->k, e->g, lg->size, win, lg->rate,
            (unsigned long long)e->win_msgs, (unsigned long long)e->win_dels,
            win > 0 ? (double)e->win_msgs / win : 0.0, win > 0 ? (double)e->win_dels / win : 0.0,
@@ -534,7 +537,8 @@ static void report(struct e2e *e, const struct lg_proc_sample *p0,
            e->rekey.t1 ? (double)(e->rekey.t1 - e->rekey.t0) / 1e6 : 0.0,
            (unsigned long long)e->rekey.bytes_out, (unsigned long long)e->rekey.bytes_in,
            e->first.senders, (unsigned long long)e->k * e->first.senders * (e->g - 1),
-           e->first.cpu_s, e->first.relay_cpu_s, e->rekey.cpu_s, e->rekey.relay_cpu_s);
+           e->first.cpu_s, e->first.relay_cpu_s, e->rekey.cpu_s, e->rekey.relay_cpu_s,
+           e->rekey.senders);
 }
 
 int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
