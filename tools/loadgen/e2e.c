@@ -12,8 +12,11 @@
  *          at each receiver (the send time rides in the payload); then a drain.
  *   rekey: then the last member of every group leaves, and every remaining member sends one
  *          message: the round ends when all of them were decrypted by all the others.
- * Rounds report their time and the TCP bytes the clients sent and received (TCP_INFO of
- * every client socket), which include the WebSocket framing.
+ *          With --senders S only the first S members of each group send, in both rounds
+ *          (the per-sender cost in a group too large for a full first round).
+ * Rounds report their time, the TCP bytes the clients sent and received (TCP_INFO of every
+ * client socket), which include the WebSocket framing, and the CPU time of this process and
+ * of the relay (this process's includes its polling while it waits).
  * Group delivery acks (ack_group) are off: they are notifications to the sender only.
  */
 #include <netinet/in.h>
