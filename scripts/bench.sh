@@ -483,7 +483,10 @@ G x (G - 1) pairwise messages at every change; lazily it costs (G - 1) per membe
 A full round in which all 1,000 members send is 999,000 new sessions (about 20 minutes of
 this machine's CPU) and does not fit this report; the large group's row gives the cost of
 its first senders, which is that of every sender (per sender: the row divided by its
-senders).
+senders). Full rounds stop scaling in one load-generator thread near 300 members anyway:
+every client then has about G pre-key messages to open per pass, one sweep over all
+clients takes longer than the clients' keepalive (a WebSocket ping every 30 s, hang-up
+after 60 s without one answered), connections drop and redeliveries pile up.
 
 ## Commands
 
