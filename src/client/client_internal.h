@@ -60,6 +60,7 @@
 #define E2EE__CLIENT_RETRY_MAX_MS 30000
 #define E2EE__CLIENT_BUNDLE_FAIL_MS 30000       /* a peer whose bundle failed is skipped */
 #define E2EE__CLIENT_BUNDLE_WAIT_MS 2000        /* ... or retried after this (no keys yet) */
+#define E2EE__CLIENT_BUNDLES_MAX 256            /* bundles asked in one RelayFetchBundles */
 #define E2EE__CLIENT_SEEN_KEEP_S (30 * 86400)   /* seen message ids kept for dedup */
 #define E2EE__CLIENT_SEEN_MAX 100000
 #define E2EE__CLIENT_SEEN_PRUNE_MS (24u * 3600 * 1000) /* pruned at login and this often */
@@ -144,8 +145,9 @@ struct e2ee__inflight {
 
 /* A bundle fetch in flight. */
 struct e2ee__fetch {
-    uint64_t req_id;
+    uint64_t req_id;             /* shared by the users of one RelayFetchBundles */
     char user[E2EE__CLIENT_ID_BUF];
+    int batch;                   /* asked with RelayFetchBundles */
 };
 
 /* A peer whose bundle could not be used, until until_ms (monotonic). */
@@ -304,6 +306,7 @@ struct e2ee_client {
     char relay_id[E2EE__CLIENT_ID_BUF];
     char cursor_prefix[20];     /* cursors are per relay: 16 hex of SHA-256(relay id) + "/" */
     size_t max_frame;           /* the relay's max_frame_size */
+    size_t bundles_max;         /* bundles per RelayFetchBundles (0: one per request) */
     uint32_t rate;              /* sends per second the queue may use (relay's limit share) */
     uint64_t tokens_milli;      /* token bucket of sends, in thousandths */
     uint64_t tokens_at;         /* monotonic ms of the last refill */
@@ -462,6 +465,10 @@ void e2ee__keys_source(struct e2ee_client *c, e2ee__prekey_source *src);
 int e2ee__peer_observe(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub);
 /* 1 when messages with user are blocked (identity changed, policy BLOCK, not trusted). */
 int e2ee__peer_blocked(struct e2ee_client *c, const char *user);
+/* *settled = 1 when observing pub cannot drop sessions (user unknown, or pub its trusted
+ * key): the key may then be verified by the X3DH that needs it and observed after. */
+int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub,
+                       int *settled);
 
 /* ---- envelope.c ---- */
 
@@ -492,6 +499,11 @@ E2EE_MUST_CHECK int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *us
 int e2ee__pairwise_has_session(struct e2ee_client *c, const char *user, int *has);
 /* Asks the relay for user's bundle unless a fetch is in flight. */
 int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user);
+/* Fetches the bundles of users[0..n) not being fetched already: RelayFetchBundles of at most
+ * bundles_max users each, or one RelayFetchBundle per user. */
+int e2ee__pairwise_fetch_many(struct e2ee_client *c, char *const *users, size_t n);
+/* 1 while a fetch of user's bundle is in flight. */
+int e2ee__pairwise_fetching(struct e2ee_client *c, const char *user);
 /* The failure record of user's bundle while active, or NULL. */
 const struct e2ee__peer_fail *e2ee__pairwise_failed(struct e2ee_client *c, const char *user,
                                                     uint64_t now);

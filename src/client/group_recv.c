@@ -348,11 +348,14 @@ static int deliver_plaintext(struct e2ee_client *c, const char *group, const cha
 }
 
 /* Opens ct from `from` in `group`; *msg_code is E2EE_OK or the message's error. */
+/* Opens a group message with the record of (group, from): `installed` when the message's
+ * own distribution was just installed into it (taken over, saved here whatever the message
+ * turns out to be: one save for both), else the stored one. */
 static int open_message(struct e2ee_client *c, const char *group, const char *from,
                         uint64_t cmid, uint64_t epoch, const uint8_t *ct, size_t ct_len,
-                        int64_t time_ms, int *msg_code)
+                        int64_t time_ms, e2ee__sender_key_record *installed, int *msg_code)
 {
-    e2ee__sender_key_record *rec = NULL;
+    e2ee__sender_key_record *rec = installed;
     e2ee__group_message_header h;
     uint8_t *pt = NULL;
     size_t pt_len = 0;
@@ -361,7 +364,7 @@ static int open_message(struct e2ee_client *c, const char *group, const char *fr
     *msg_code = e2ee__group_message_peek(ct, ct_len, &h);
     if (*msg_code == E2EE_OK && h.epoch != epoch)
         *msg_code = E2EE_ERR_WRONG_EPOCH; /* signed for another epoch than the relay's */
-    if (*msg_code == E2EE_OK) {
+    if (*msg_code == E2EE_OK && !rec) {
         *msg_code = load_record(c, group, from, &rec, 0);
         if (local_code(*msg_code)) {
             rc = *msg_code;
@@ -371,7 +374,7 @@ static int open_message(struct e2ee_client *c, const char *group, const char *fr
     if (*msg_code == E2EE_OK)
         *msg_code = e2ee__group_decrypt(rec, ct, ct_len, (uint64_t)e2ee__client_wall_ms(), &pt,
                                         &pt_len);
-    if (*msg_code == E2EE_OK)
+    if (*msg_code == E2EE_OK || installed)
         rc = save_record(c, rec);
     if (rc == E2EE_OK && *msg_code == E2EE_OK)
         rc = deliver_plaintext(c, group, from, cmid, pt, pt_len, time_ms, msg_code);
@@ -401,8 +404,14 @@ done:
 }
 
 /* The pairwise payload a group delivery carries for this client (a distribution). */
+static int recv_distribution(struct e2ee_client *c, const char *from, const uint8_t *dist,
+                             size_t len, const char *msg_group, e2ee__sender_key_record **keep);
+
+/* The distribution carried with a group message of `group`; *installed receives the record
+ * it went into when open_message may save it (see recv_distribution). */
 static int group_pairwise(struct e2ee_client *c, const char *group, const char *from,
-                          ProtobufCBinaryData payload, uint64_t cmid)
+                          ProtobufCBinaryData payload, uint64_t cmid,
+                          e2ee__sender_key_record **installed)
 {
     e2ee__session_decrypt_result res;
     E2ee__ClientEnvelope *env = NULL;
@@ -414,7 +423,7 @@ static int group_pairwise(struct e2ee_client *c, const char *group, const char *
         env->kind != E2EE__CLIENT_ENVELOPE_KIND__ENVELOPE_SENDER_KEY_DISTRIBUTION)
         rc = E2EE_ERR_PROTOCOL;
     if (rc == E2EE_OK)
-        rc = e2ee__group_recv_distribution(c, from, env->body.data, env->body.len);
+        rc = recv_distribution(c, from, env->body.data, env->body.len, group, installed);
     else if (!local_code(rc))
         e2ee__event_e2ee_error(c, rc, "the sender key sent with a group message", cmid, from,
                                group);
@@ -431,16 +440,19 @@ int e2ee__group_recv_message(struct e2ee_client *c, const E2ee__RelayDelivery *d
 {
     const E2ee__RelayGroupMessage *m = d->group_message;
     const char *group = d->group_id;
+    e2ee__sender_key_record *installed = NULL;
     int code = E2EE_OK;
     int rc = e2ee__client_id_valid(m->from) ? forget_missing(c, group, d->seq) : E2EE_OK;
 
     if (rc != E2EE_OK || !e2ee__client_id_valid(m->from) || strcmp(m->from, c->user_id) == 0)
         goto done;
     if (!retry_pending && m->ciphertext.len && d->pairwise.len)
-        rc = group_pairwise(c, group, m->from, d->pairwise, m->client_msg_id);
-    if (rc == E2EE_OK)
+        rc = group_pairwise(c, group, m->from, d->pairwise, m->client_msg_id, &installed);
+    if (rc == E2EE_OK) {
         rc = open_message(c, group, m->from, m->client_msg_id, m->epoch, m->ciphertext.data,
-                          m->ciphertext.len, (int64_t)d->time_ms, &code);
+                          m->ciphertext.len, (int64_t)d->time_ms, installed, &code);
+        installed = NULL; /* taken over */
+    }
     if (rc != E2EE_OK)
         goto done;
     if (code == E2EE_ERR_UNKNOWN_KEY) {
@@ -459,6 +471,7 @@ int e2ee__group_recv_message(struct e2ee_client *c, const E2ee__RelayDelivery *d
                                    : NULL,
                                m->client_msg_id, m->from, group);
 done:
+    e2ee__sender_key_record_free(installed);
     return rc;
 }
 
@@ -474,7 +487,7 @@ static int retry_pending(struct e2ee_client *c, const char *group, const char *f
             continue;
         }
         rc = open_message(c, group, from, pe->cmid, pe->epoch, pe->ct, pe->ct_len, pe->time_ms,
-                          &code);
+                          NULL, &code);
         if (rc != E2EE_OK || code == E2EE_ERR_UNKNOWN_KEY) {
             i++;
             continue;
@@ -503,8 +516,12 @@ static int both_members(struct e2ee_client *c, const char *group, const char *us
     return rc;
 }
 
-int e2ee__group_recv_distribution(struct e2ee_client *c, const char *from,
-                                  const uint8_t *dist, size_t len)
+/* Installs a distribution received from `from`. keep (for a group message's own
+ * distribution, msg_group its group): when the key is for msg_group and no message waits for
+ * a key, the record is handed over in *keep unsaved, for open_message to use and save once
+ * (no waiting message can need it before). */
+static int recv_distribution(struct e2ee_client *c, const char *from, const uint8_t *dist,
+                             size_t len, const char *msg_group, e2ee__sender_key_record **keep)
 {
     e2ee__sender_key_distribution d;
     e2ee__sender_key_record *rec = NULL;
@@ -512,6 +529,8 @@ int e2ee__group_recv_distribution(struct e2ee_client *c, const char *from,
     int code = e2ee__sender_key_distribution_decode(&d, dist, len);
     const char *group = code == E2EE_OK ? d.sender.group_id : NULL;
 
+    if (keep)
+        *keep = NULL;
     /* a key is taken only from the pairwise peer it names, for a group both are in */
     if (code == E2EE_OK && strcmp(d.sender.user_id, from) != 0)
         code = E2EE_ERR_PROTOCOL;
@@ -526,6 +545,12 @@ int e2ee__group_recv_distribution(struct e2ee_client *c, const char *from,
         rc = load_record(c, group, from, &rec, 1);
     if (rc == E2EE_OK && code == E2EE_OK)
         code = e2ee__sender_key_record_install(rec, &d, (uint64_t)e2ee__client_wall_ms());
+    if (rc == E2EE_OK && code == E2EE_OK && keep && msg_group &&
+        strcmp(group, msg_group) == 0 && c->pending.n == 0) {
+        *keep = rec;
+        rec = NULL;
+        goto done;
+    }
     if (rc == E2EE_OK && code == E2EE_OK)
         rc = save_record(c, rec);
     if (rc == E2EE_OK && code == E2EE_OK)
@@ -536,6 +561,12 @@ done:
     e2ee__sender_key_record_free(rec);
     e2ee__sender_key_distribution_wipe(&d);
     return rc;
+}
+
+int e2ee__group_recv_distribution(struct e2ee_client *c, const char *from,
+                                  const uint8_t *dist, size_t len)
+{
+    return recv_distribution(c, from, dist, len, NULL, NULL);
 }
 
 int e2ee__group_recv_request(struct e2ee_client *c, const char *from,

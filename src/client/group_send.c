@@ -139,12 +139,13 @@ static int epoch_in_flight(struct e2ee_client *c, const struct e2ee__store_group
 }
 
 /* Members lacking the key, minus this client and members that cannot get it now, into a
- * new array. *wait is set when some member needs a session first (its bundle is fetched). */
+ * new array. *wait is set when some member needs a session first: the bundles of all of them
+ * are asked in one go (a member whose bundle is on its way is not looked up again). */
 static int recipients(struct e2ee_client *c, const char *group, uint32_t key_id, uint64_t now,
                       char ***out, size_t *nout, int *wait)
 {
-    char **users = NULL;
-    size_t n = 0;
+    char **users = NULL, **fetch = NULL;
+    size_t n = 0, nfetch = 0;
     int rc = e2ee__store_member_lacking(c->st, group, key_id, &users, &n);
 
     *out = NULL;
@@ -152,23 +153,31 @@ static int recipients(struct e2ee_client *c, const char *group, uint32_t key_id,
     *wait = 0;
     if (rc == E2EE_OK) {
         *out = calloc(n ? n : 1, sizeof **out);
-        rc = *out ? E2EE_OK : E2EE_ERR_NOMEM;
+        fetch = calloc(n ? n : 1, sizeof *fetch);
+        rc = *out && fetch ? E2EE_OK : E2EE_ERR_NOMEM;
     }
     for (size_t i = 0; rc == E2EE_OK && i < n; i++) {
         int has = 0, skip = strcmp(users[i], c->user_id) == 0 ||
                             e2ee__peer_blocked(c, users[i]) ||
                             e2ee__pairwise_failed(c, users[i], now) != NULL;
+        if (!skip && e2ee__pairwise_fetching(c, users[i])) {
+            *wait = 1;
+            continue;
+        }
         if (!skip)
             rc = e2ee__pairwise_has_session(c, users[i], &has);
-        if (rc == E2EE_OK && !skip && !has) {
-            rc = e2ee__pairwise_fetch(c, users[i]);
-            *wait = 1;
-        }
+        if (rc == E2EE_OK && !skip && !has)
+            fetch[nfetch++] = users[i];
         if (!skip && has) {
             (*out)[(*nout)++] = users[i];
             users[i] = NULL;
         }
     }
+    if (rc == E2EE_OK && nfetch) {
+        rc = e2ee__pairwise_fetch_many(c, fetch, nfetch);
+        *wait = 1;
+    }
+    free(fetch);
     e2ee__store_strv_free(users, n);
     return rc;
 }

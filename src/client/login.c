@@ -127,6 +127,9 @@ int e2ee__login_on_challenge(struct e2ee_client *c, const E2ee__RelayChallenge *
     c->have_nonce = 1;
     if (ch->limits && ch->limits->max_frame_size > 0)
         c->max_frame = ch->limits->max_frame_size;
+    c->bundles_max = ch->limits ? ch->limits->max_bundles_per_fetch : 0;
+    if (c->bundles_max > E2EE__CLIENT_BUNDLES_MAX)
+        c->bundles_max = E2EE__CLIENT_BUNDLES_MAX;
     c->rate = (uint32_t)((uint64_t)(ch->limits && ch->limits->max_requests_per_sec
                                         ? ch->limits->max_requests_per_sec
                                         : E2EE__CLIENT_RATE_DEFAULT) *

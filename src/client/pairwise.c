@@ -2,10 +2,11 @@
  * e2ee client: pairwise sessions with peers (docs/PROTOCOL.md part 1), built on demand.
  *
  * A message to a peer without a session waits while the client fetches the peer's bundle
- * from the relay (one fetch per peer at a time); the bundle's identity goes through the
- * identity policy (peers.c), then X3DH starts the session. Every record change is saved in
- * the pass's transaction, together with what caused it (the one-time prekey a pre-key
- * message used is deleted in the same transaction).
+ * from the relay (one fetch per peer at a time; the bundles of many peers in one
+ * RelayFetchBundles when the relay announces max_bundles_per_fetch); the bundle's identity
+ * goes through the identity policy (peers.c), then X3DH starts the session. Every record
+ * change is saved in the pass's transaction, together with what caused it (the one-time
+ * prekey a pre-key message used is deleted in the same transaction).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,15 +68,21 @@ int e2ee__pairwise_encrypt(struct e2ee_client *c, const char *user, const uint8_
     return rc;
 }
 
-/* A pre-key message names its sender's identity: check it against what we trust. */
+/* A pre-key message names its sender's identity: check it against what we trust. When that
+ * cannot drop sessions (*late set), the check waits for the decryption, whose X3DH verifies
+ * the identity anyway (one Ed25519 verification less per new session). */
 static int check_sender(struct e2ee_client *c, const char *user, const uint8_t *msg,
-                        size_t len)
+                        size_t len, e2ee__identity_pub *sender, int *late)
 {
     e2ee__pairwise_message_info info;
     int rc = e2ee__pairwise_message_peek(msg, len, &info);
+    *late = 0;
     if (rc == E2EE_OK && info.is_prekey) {
-        rc = e2ee__identity_pub_verify(&info.sender_identity);
-        if (rc == E2EE_OK)
+        *sender = info.sender_identity;
+        rc = e2ee__peer_settled(c, user, &info.sender_identity, late);
+        if (rc == E2EE_OK && !*late)
+            rc = e2ee__identity_pub_verify(&info.sender_identity);
+        if (rc == E2EE_OK && !*late)
             rc = e2ee__peer_observe(c, user, &info.sender_identity);
     }
     return rc;
@@ -87,11 +94,14 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
     e2ee__session_record *rec = NULL;
     e2ee__prekey_source src;
     e2ee__address remote;
+    e2ee__identity_pub sender;
+    int late = 0;
     int rc = e2ee__peer_blocked(c, user) ? E2EE_ERR_UNTRUSTED_IDENTITY : E2EE_OK;
 
     memset(res, 0, sizeof *res);
+    memset(&sender, 0, sizeof sender);
     if (rc == E2EE_OK)
-        rc = check_sender(c, user, msg, len);
+        rc = check_sender(c, user, msg, len, &sender, &late);
     if (rc == E2EE_OK)
         rc = e2ee__address_set(&remote, user, E2EE__CLIENT_DEVICE);
     if (rc == E2EE_OK)
@@ -99,6 +109,8 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
     e2ee__keys_source(c, &src);
     if (rc == E2EE_OK)
         rc = e2ee__session_decrypt(rec, c->id, &c->addr, &remote, NULL, &src, msg, len, res);
+    if (rc == E2EE_OK && late) /* the decryption verified the sender's identity */
+        rc = e2ee__peer_observe(c, user, &sender);
     if (rc == E2EE_OK && res->used_one_time_prekey) {
         rc = e2ee__store_prekey_delete(c->st, res->one_time_prekey_id);
         if (rc == E2EE_ERR_NOT_FOUND)
@@ -128,6 +140,11 @@ static struct e2ee__fetch *find_fetch(struct e2ee_client *c, const char *user, u
         }
     }
     return found;
+}
+
+int e2ee__pairwise_fetching(struct e2ee_client *c, const char *user)
+{
+    return find_fetch(c, user, 0, NULL) != NULL;
 }
 
 int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
@@ -161,6 +178,74 @@ int e2ee__pairwise_fetch(struct e2ee_client *c, const char *user)
         fe = NULL;
 done:
     free(fe);
+    return rc;
+}
+
+/* Forgets the fetches of request req (its frame could not be queued). */
+static void drop_fetches(struct e2ee_client *c, uint64_t req)
+{
+    size_t at = 0;
+    struct e2ee__fetch *fe;
+    while ((fe = find_fetch(c, NULL, req, &at)) != NULL)
+        free(e2ee__vec_take(&c->fetches, at));
+}
+
+/* One RelayFetchBundles for users[0..n), none of them being fetched, no one twice. */
+static int fetch_batch(struct e2ee_client *c, char *const *users, size_t n)
+{
+    E2ee__ClientFrame f = E2EE__CLIENT_FRAME__INIT;
+    E2ee__RelayFetchBundles fb = E2EE__RELAY_FETCH_BUNDLES__INIT;
+    E2ee__RelayFetchBundle *items = calloc(n, sizeof *items);
+    E2ee__RelayFetchBundle **ptrs = calloc(n, sizeof *ptrs);
+    uint64_t req = e2ee__client_req_id(c), now = e2ee__client_mono_ms();
+    int rc = items && ptrs ? E2EE_OK : E2EE_ERR_NOMEM;
+
+    for (size_t i = 0; rc == E2EE_OK && i < n; i++) {
+        struct e2ee__fetch *fe = calloc(1, sizeof *fe);
+        rc = fe ? e2ee__vec_push(&c->fetches, fe) : E2EE_ERR_NOMEM;
+        if (rc != E2EE_OK) {
+            free(fe);
+            break;
+        }
+        e2ee__client_copy_id(fe->user, users[i]);
+        fe->req_id = req;
+        fe->batch = 1;
+        e2ee__relay_fetch_bundle__init(&items[i]);
+        items[i].user_id = fe->user;
+        items[i].device_id = E2EE__CLIENT_DEVICE;
+        ptrs[i] = &items[i];
+        (void)e2ee__client_token(c, now); /* one request per bundle, as the relay counts */
+    }
+    fb.n_items = n;
+    fb.items = ptrs;
+    f.request_id = req;
+    f.body_case = E2EE__CLIENT_FRAME__BODY_FETCH_BUNDLES;
+    f.fetch_bundles = &fb;
+    if (rc == E2EE_OK)
+        rc = e2ee__client_frame(c, &f, 0);
+    if (rc == E2EE_OK)
+        e2ee__client_log(c, E2EE_LOG_DEBUG, "fetching %zu bundles", n);
+    else
+        drop_fetches(c, req);
+    free(items);
+    free(ptrs);
+    return rc;
+}
+
+int e2ee__pairwise_fetch_many(struct e2ee_client *c, char *const *users, size_t n)
+{
+    char **todo = calloc(n ? n : 1, sizeof *todo);
+    size_t m = 0, max = c->bundles_max;
+    int rc = todo ? E2EE_OK : E2EE_ERR_NOMEM;
+
+    for (size_t i = 0; rc == E2EE_OK && i < n; i++)
+        if (!find_fetch(c, users[i], 0, NULL))
+            todo[m++] = users[i];
+    for (size_t i = 0; rc == E2EE_OK && max < 2 && i < m; i++)
+        rc = e2ee__pairwise_fetch(c, todo[i]);
+    for (size_t i = 0; rc == E2EE_OK && max >= 2 && i < m; i += max)
+        rc = fetch_batch(c, todo + i, m - i < max ? m - i : max);
+    free(todo);
     return rc;
 }
 
@@ -236,49 +321,85 @@ static int bundle_from_relay(const E2ee__RelayBundle *rb, const char *user,
     return ok ? E2EE_OK : E2EE_ERR_DECODE;
 }
 
+/* The bundle's identity against what we trust: *peer_code E2EE_ERR_UNTRUSTED_IDENTITY when
+ * blocked, rc for store failures. */
+static int observe_bundle(struct e2ee_client *c, const char *user, const e2ee__prekey_bundle *b,
+                          int *peer_code)
+{
+    int rc = e2ee__peer_observe(c, user, &b->identity);
+    if (rc == E2EE_ERR_UNTRUSTED_IDENTITY) {
+        *peer_code = rc;
+        rc = E2EE_OK;
+    }
+    return rc;
+}
+
 /* Starts a session from a fetched bundle. Errors other than store failures are the peer's:
- * returned in *peer_code with rc OK. */
+ * returned in *peer_code with rc OK. When observing the identity cannot drop sessions (first
+ * sight, or the trusted key), the X3DH's own verification of the bundle comes first and the
+ * identity is observed after it; otherwise the bundle is verified and observed first. */
 static int install_bundle(struct e2ee_client *c, const char *user, const E2ee__RelayBundle *rb,
                           int *peer_code)
 {
     e2ee__prekey_bundle b;
     e2ee__session_record *rec = NULL;
-    int rc = E2EE_OK;
+    int rc = E2EE_OK, settled = 0;
 
     *peer_code = bundle_from_relay(rb, user, &b);
     if (*peer_code == E2EE_OK)
+        rc = e2ee__peer_settled(c, user, &b.identity, &settled);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)
         *peer_code = e2ee__prekey_bundle_verify(&b);
-    if (*peer_code == E2EE_OK) {
-        rc = e2ee__peer_observe(c, user, &b.identity);
-        if (rc == E2EE_ERR_UNTRUSTED_IDENTITY) {
-            *peer_code = rc;
-            rc = E2EE_OK;
-        }
-    }
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)
+        rc = observe_bundle(c, user, &b, peer_code);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         rc = load_record(c, user, &rec);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         *peer_code = e2ee__session_initiate(rec, c->id, &c->addr, &b, &c->rng);
+    if (rc == E2EE_OK && *peer_code == E2EE_OK && settled) /* verified by the X3DH */
+        rc = observe_bundle(c, user, &b, peer_code);
     if (rc == E2EE_OK && *peer_code == E2EE_OK)
         rc = save_record(c, user, rec);
     e2ee__session_record_free(rec);
     return rc;
 }
 
-int e2ee__pairwise_on_result(struct e2ee_client *c, const E2ee__RelayResult *r, int *handled)
+/* The answer for user in r: the bundle (NULL when none) and the code, from a single fetch's
+ * result or from user's item of a RelayBundleList. */
+static const E2ee__RelayBundle *answer_for(const E2ee__RelayResult *r, const char *user,
+                                           int *code)
 {
-    size_t at = 0;
-    struct e2ee__fetch *fe = r->request_id ? find_fetch(c, NULL, r->request_id, &at) : NULL;
-    int rc = E2EE_OK, code = r->code;
+    const E2ee__RelayBundle *b = NULL;
+    *code = r->code;
+    if (r->code == E2EE_OK && r->body_case == E2EE__RELAY_RESULT__BODY_BUNDLE) {
+        b = r->bundle;
+    } else if (r->code == E2EE_OK && r->body_case == E2EE__RELAY_RESULT__BODY_BUNDLES) {
+        *code = E2EE_ERR_DECODE; /* unless the list has an item for user */
+        for (size_t i = 0; r->bundles && i < r->bundles->n_items; i++) {
+            const E2ee__RelayBundleItem *it = r->bundles->items[i];
+            if (it && it->user_id && strcmp(it->user_id, user) == 0) {
+                *code = it->code;
+                b = it->code == E2EE_OK ? it->bundle : NULL;
+                break;
+            }
+        }
+    }
+    return b;
+}
 
-    *handled = fe != NULL;
-    if (!fe)
-        goto done;
-    e2ee__vec_take(&c->fetches, at);
+/* Installs the bundle of one answered fetch, or remembers why there is none. */
+static int on_fetch_answer(struct e2ee_client *c, const struct e2ee__fetch *fe,
+                           const E2ee__RelayResult *r)
+{
+    int code = E2EE_OK, rc = E2EE_OK;
+    const E2ee__RelayBundle *b = answer_for(r, fe->user, &code);
+
+    if (fe->batch && code == E2EE_ERR_NOT_SUPPORTED) {
+        c->bundles_max = 0; /* a relay without RelayFetchBundles: one fetch per peer */
+        return E2EE_OK;
+    }
     if (code == E2EE_OK)
-        rc = install_bundle(c, fe->user,
-                            r->body_case == E2EE__RELAY_RESULT__BODY_BUNDLE ? r->bundle : NULL,
-                            &code);
+        rc = install_bundle(c, fe->user, b, &code);
     if (code == E2EE_ERR_NOT_FOUND || code == E2EE_ERR_RATE_LIMITED ||
         code == E2EE_ERR_STORE || code == E2EE_ERR_UNAVAILABLE || code == E2EE_ERR_NOMEM)
         set_fail(c, fe->user, code, 0, E2EE__CLIENT_BUNDLE_WAIT_MS);
@@ -287,9 +408,24 @@ int e2ee__pairwise_on_result(struct e2ee_client *c, const E2ee__RelayResult *r, 
     if (code != E2EE_OK)
         e2ee__client_log(c, E2EE_LOG_WARNING, "no session with %s: %s", fe->user,
                          e2ee_errname(code));
-    c->pump_dirty = 1;
-    free(fe);
-done:
+    return rc;
+}
+
+int e2ee__pairwise_on_result(struct e2ee_client *c, const E2ee__RelayResult *r, int *handled)
+{
+    size_t at = 0;
+    struct e2ee__fetch *fe = r->request_id ? find_fetch(c, NULL, r->request_id, &at) : NULL;
+    int rc = E2EE_OK;
+
+    *handled = fe != NULL;
+    while (fe && rc == E2EE_OK) {
+        e2ee__vec_take(&c->fetches, at);
+        rc = on_fetch_answer(c, fe, r);
+        free(fe);
+        fe = find_fetch(c, NULL, r->request_id, &at);
+    }
+    if (*handled)
+        c->pump_dirty = 1;
     return rc;
 }
 

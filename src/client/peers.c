@@ -101,6 +101,27 @@ int e2ee__peer_observe(struct e2ee_client *c, const char *user, const e2ee__iden
     return rc;
 }
 
+/* Observing pub for user cannot change what is trusted (no session is dropped) when the
+ * user is unknown or pub is its trusted key: callers may then verify the key first by the
+ * X3DH that needs it anyway and observe it after (one Ed25519 verification less). */
+int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub,
+                       int *settled)
+{
+    struct e2ee__store_peer p;
+    uint8_t key[PEER_KEY_LEN];
+    int rc = e2ee__store_peer_get(c->st, user, &p);
+
+    *settled = 0;
+    peer_key(pub, key);
+    if (rc == E2EE_ERR_NOT_FOUND) {
+        *settled = 1;
+        rc = E2EE_OK;
+    } else if (rc == E2EE_OK) {
+        *settled = p.trusted_len == PEER_KEY_LEN && memcmp(p.trusted_key, key, PEER_KEY_LEN) == 0;
+    }
+    return rc;
+}
+
 int e2ee__peer_blocked(struct e2ee_client *c, const char *user)
 {
     struct e2ee__store_peer p;

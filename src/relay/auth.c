@@ -78,6 +78,10 @@ void e2ee__relay_send_challenge(struct e2ee__rsession *s)
     lim.max_requests_per_sec = c->max_requests_per_sec;
     lim.max_prekeys = c->max_prekeys;
     lim.list_users_page = c->list_users_page;
+    /* a fetch counts one request per bundle: never more than the rate lets through */
+    lim.max_bundles_per_fetch = c->max_bundles_per_fetch < c->max_requests_per_sec
+                                    ? c->max_bundles_per_fetch
+                                    : c->max_requests_per_sec;
     ch.version = E2EE_RELAY_PROTOCOL_VERSION;
     ch.relay_id = r->relay_id;
     ch.nonce.data = s->nonce;

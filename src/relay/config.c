@@ -62,6 +62,7 @@ static const struct key_def k_keys[] = {
     U32("idle_timeout", idle_timeout, 2, 7200),
     U64("dedup_window", dedup_window, 1, 365ULL * 86400ULL),
     U32("list_users_page", list_users_page, 1, 10000),
+    U32("max_bundles_per_fetch", max_bundles_per_fetch, 1, E2EE_RCFG_BUNDLES_MAX),
     U32("commit_delay_us", commit_delay_us, 0, 1000000),
 };
 #define N_KEYS (sizeof k_keys / sizeof k_keys[0])
@@ -89,6 +90,7 @@ void e2ee__rcfg_defaults(struct e2ee__relay_config *cfg)
     cfg->idle_timeout = 75;
     cfg->dedup_window = 86400;
     cfg->list_users_page = 500;
+    cfg->max_bundles_per_fetch = 256;
     cfg->commit_delay_us = 0;
 }
 
@@ -265,7 +267,10 @@ uint32_t e2ee__rcfg_server_frame_max(const struct e2ee__relay_config *c)
                                                           : c->list_users_page;
     uint64_t list = ids * (E2EE_RELAY_ID_MAX + 8) + 4096;
     uint64_t item = (uint64_t)c->max_frame_size + 4096;
+    uint64_t bundles = (uint64_t)c->max_bundles_per_fetch * E2EE_RCFG_BUNDLE_ITEM_MAX + 4096;
     uint64_t m = item > list ? item : list;
+    if (bundles > m)
+        m = bundles;
     if (m < E2EE_RCFG_BATCH_TARGET + 4096)
         m = E2EE_RCFG_BATCH_TARGET + 4096;
     return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;

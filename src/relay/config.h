@@ -47,6 +47,7 @@ struct e2ee__relay_config {
     uint32_t idle_timeout;                /* seconds without a pong before hanging up */
     uint64_t dedup_window;                /* seconds a client message id is remembered */
     uint32_t list_users_page;
+    uint32_t max_bundles_per_fetch;       /* items of one RelayFetchBundles */
     uint32_t commit_delay_us;             /* extra wait before a group commit */
 };
 
@@ -74,9 +75,14 @@ int e2ee__rcfg_check(const struct e2ee__relay_config *cfg, char *err, size_t err
 /* Splits "HOST:PORT" or "[V6]:PORT". 0 or -1. host receives at most hostcap bytes. */
 int e2ee__rcfg_split_addr(const char *addr, char *host, size_t hostcap, int *port);
 
+#define E2EE_RCFG_BUNDLES_MAX 1000      /* highest max_bundles_per_fetch */
+/* Encoded size bound of one RelayBundleItem: two ids and a result text (E2EE_RELAY_TEXT_MAX),
+ * three keys, two signatures and the field tags. */
+#define E2EE_RCFG_BUNDLE_ITEM_MAX (2 * 64 + 200 + 3 * 32 + 2 * 64 + 96)
+
 /* Largest ServerFrame the relay sends with these limits: an item carries at most one
  * client frame's bytes or one member list; a batch of deliveries stays under
- * E2EE_RCFG_BATCH_TARGET plus one item. */
+ * E2EE_RCFG_BATCH_TARGET plus one item; a bundle list holds max_bundles_per_fetch items. */
 #define E2EE_RCFG_BATCH_TARGET (256 * 1024)
 uint32_t e2ee__rcfg_server_frame_max(const struct e2ee__relay_config *cfg);
 

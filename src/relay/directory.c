@@ -6,6 +6,7 @@
  * no prekey is ever handed out twice. When the owner's stock falls below
  * low_prekey_threshold, its connection (if any) gets a RelayLowPrekeys notice.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,67 +185,208 @@ static int take_prekey(struct e2ee__relay *r, const char *uid, uint32_t *id,
     return rc != E2EE_OK ? rc : rc2;
 }
 
+/* One bundle and the storage its fields point into. */
+struct bundle_buf {
+    struct e2ee__rs_user u;
+    uint8_t pk[E2EE_RELAY_KEY_LEN];
+    E2ee__RelayBundle bu;
+    E2ee__RelayIdentity id;
+    E2ee__RelaySignedPrekey spk;
+    E2ee__RelayOneTimePrekey otpk;
+    uint32_t left; /* one-time prekeys left after this one */
+    int have;      /* a one-time prekey was taken */
+};
+
+static void bundle_fill(struct bundle_buf *b)
+{
+    e2ee__relay_bundle__init(&b->bu);
+    e2ee__relay_identity__init(&b->id);
+    e2ee__relay_signed_prekey__init(&b->spk);
+    e2ee__relay_one_time_prekey__init(&b->otpk);
+    b->id.sign_key = (ProtobufCBinaryData){sizeof b->u.sign_pk, b->u.sign_pk};
+    b->id.dh_key = (ProtobufCBinaryData){sizeof b->u.dh_pk, b->u.dh_pk};
+    b->id.dh_signature = (ProtobufCBinaryData){sizeof b->u.dh_sig, b->u.dh_sig};
+    b->spk.id = b->u.spk_id;
+    b->spk.public_key = (ProtobufCBinaryData){sizeof b->u.spk_pk, b->u.spk_pk};
+    b->spk.signature = (ProtobufCBinaryData){sizeof b->u.spk_sig, b->u.spk_sig};
+    b->otpk.public_key = (ProtobufCBinaryData){sizeof b->pk, b->pk};
+    b->bu.user_id = b->u.uid;
+    b->bu.device_id = b->u.device;
+    b->bu.identity = &b->id;
+    b->bu.signed_prekey = &b->spk;
+    b->bu.one_time_prekey = b->have ? &b->otpk : NULL;
+}
+
+/* The bundle of m's device into *b, one one-time prekey consumed. E2EE_OK, or the refusal's
+ * code with its text in why (cap bytes). */
+static int make_bundle(struct e2ee__relay *r, const E2ee__RelayFetchBundle *m,
+                       struct bundle_buf *b, char *why, size_t cap)
+{
+    int rc = E2EE_OK;
+    memset(b, 0, sizeof *b);
+    why[0] = '\0';
+    if (!e2ee__relay_id_valid(m->user_id) || !e2ee__relay_device_ok(m->device_id)) {
+        snprintf(why, cap, "user_id must be a valid id, device_id 0 or 1");
+        return E2EE_ERR_ARG;
+    }
+    rc = r->store->ops->user_get(r->store, m->user_id, &b->u);
+    if (rc == E2EE_ERR_NOT_FOUND) {
+        snprintf(why, cap, "no user '%s'", m->user_id);
+        return E2EE_ERR_NO_SUCH_USER;
+    }
+    if (rc == E2EE_OK && !b->u.has_spk) {
+        snprintf(why, cap, "'%s' has not published a signed prekey yet; retry later",
+                 m->user_id);
+        return E2EE_ERR_NOT_FOUND;
+    }
+    if (rc == E2EE_OK)
+        rc = take_prekey(r, m->user_id, &b->otpk.id, b->pk, &b->have);
+    if (rc == E2EE_OK)
+        rc = r->store->ops->otpk_count(r->store, m->user_id, &b->left);
+    if (rc != E2EE_OK) {
+        snprintf(why, cap, "store failure; retry later");
+        return E2EE_ERR_STORE;
+    }
+    uint32_t otpk_id = b->otpk.id;
+    bundle_fill(b);
+    b->otpk.id = otpk_id;
+    snprintf(why, cap, "%s", b->have ? "bundle" : "bundle without a one-time prekey (none left)");
+    return E2EE_OK;
+}
+
 void e2ee__relay_fetch_bundle(struct e2ee__rsession *s, uint64_t req,
                               const E2ee__RelayFetchBundle *m)
 {
+    E2ee__RelayResult res = E2EE__RELAY_RESULT__INIT;
+    struct bundle_buf b;
+    char why[E2EE_RELAY_TEXT_MAX];
+    int rc = make_bundle(s->relay, m, &b, why, sizeof why);
+    if (rc != E2EE_OK) {
+        e2ee__relay_result(s, req, rc, why, NULL);
+        return;
+    }
+    res.body_case = E2EE__RELAY_RESULT__BODY_BUNDLE;
+    res.bundle = &b.bu;
+    e2ee__relay_result(s, req, E2EE_OK, why, &res);
+    low_prekeys(s->relay, m->user_id, b.left);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+    const E2ee__RelayFetchBundle *x = *(const E2ee__RelayFetchBundle *const *)a;
+    const E2ee__RelayFetchBundle *y = *(const E2ee__RelayFetchBundle *const *)b;
+    int c = strcmp(x->user_id, y->user_id);
+    /* device 0 means the default device, 1 */
+    uint32_t dx = x->device_id ? x->device_id : 1, dy = y->device_id ? y->device_id : 1;
+    return c ? c : (dx > dy) - (dx < dy);
+}
+
+/* 1 when an item repeats (sorted copy), 0 when not, -1 when out of memory. */
+static int items_repeat(const E2ee__RelayFetchBundles *m)
+{
+    size_t n = m->n_items;
+    int rc = 0;
+    E2ee__RelayFetchBundle **v = n > 1 ? malloc(n * sizeof *v) : NULL;
+    if (n > 1 && !v)
+        return -1;
+    for (size_t i = 0; i < n && v; i++)
+        v[i] = m->items[i];
+    if (v)
+        qsort(v, n, sizeof *v, cmp_item);
+    for (size_t i = 1; i < n && !rc; i++)
+        rc = cmp_item(&v[i - 1], &v[i]) == 0;
+    free(v);
+    return rc;
+}
+
+/* Whole-request checks of a RelayFetchBundles; E2EE_OK or the refusal with *why. */
+static int check_fetch_bundles(struct e2ee__rsession *s, const E2ee__RelayFetchBundles *m,
+                               uint32_t max, char *why, size_t cap)
+{
+    int rep;
+    if (m->n_items == 0) {
+        snprintf(why, cap, "fetch_bundles needs at least one item");
+        return E2EE_ERR_ARG;
+    }
+    if (m->n_items > max) {
+        snprintf(why, cap, "at most %u bundles per fetch (max_bundles_per_fetch); ask in parts",
+                 max);
+        return E2EE_ERR_LIMIT;
+    }
+    rep = items_repeat(m);
+    if (rep) {
+        snprintf(why, cap, rep < 0 ? "relay out of memory" : "an item repeats in fetch_bundles");
+        return rep < 0 ? E2EE_ERR_NOMEM : E2EE_ERR_ARG;
+    }
+    if (!e2ee__relay_rate_take(s, (double)(m->n_items - 1))) {
+        snprintf(why, cap, "a fetch of %zu bundles counts as %zu requests "
+                 "(max_requests_per_sec); slow down", m->n_items, m->n_items);
+        return E2EE_ERR_RATE_LIMITED;
+    }
+    return E2EE_OK;
+}
+
+struct bundles_out {
+    struct bundle_buf *b;
+    E2ee__RelayBundleItem *it;
+    E2ee__RelayBundleItem **ptrs;
+    char (*why)[E2EE_RELAY_TEXT_MAX];
+};
+
+static void bundles_out_free(struct bundles_out *o)
+{
+    free(o->b);
+    free(o->it);
+    free(o->ptrs);
+    free(o->why);
+}
+
+void e2ee__relay_fetch_bundles(struct e2ee__rsession *s, uint64_t req,
+                               const E2ee__RelayFetchBundles *m)
+{
     struct e2ee__relay *r = s->relay;
     E2ee__RelayResult res = E2EE__RELAY_RESULT__INIT;
-    E2ee__RelayBundle bu = E2EE__RELAY_BUNDLE__INIT;
-    E2ee__RelayIdentity id = E2EE__RELAY_IDENTITY__INIT;
-    E2ee__RelaySignedPrekey spk = E2EE__RELAY_SIGNED_PREKEY__INIT;
-    E2ee__RelayOneTimePrekey otpk = E2EE__RELAY_ONE_TIME_PREKEY__INIT;
-    struct e2ee__rs_user u;
-    uint8_t pk[E2EE_RELAY_KEY_LEN];
-    uint32_t pk_id = 0, left = 0;
-    int have = 0;
-    if (!e2ee__relay_id_valid(m->user_id) || !e2ee__relay_device_ok(m->device_id)) {
-        e2ee__relay_result(s, req, E2EE_ERR_ARG, "user_id must be a valid id, device_id 0 or 1",
-                           NULL);
-        return;
-    }
-    int rc = r->store->ops->user_get(r->store, m->user_id, &u);
-    if (rc == E2EE_ERR_NOT_FOUND) {
-        e2ee__relay_resultf(s, req, E2EE_ERR_NO_SUCH_USER, "no user '%s'", m->user_id);
-        return;
-    }
-    if (rc == E2EE_OK && !u.has_spk) {
-        e2ee__relay_resultf(s, req, E2EE_ERR_NOT_FOUND,
-                            "'%s' has not published a signed prekey yet; retry later",
-                            m->user_id);
-        return;
-    }
-    if (rc == E2EE_OK)
-        rc = take_prekey(r, m->user_id, &pk_id, pk, &have);
-    if (rc == E2EE_OK)
-        rc = r->store->ops->otpk_count(r->store, m->user_id, &left);
+    E2ee__RelayBundleList list = E2EE__RELAY_BUNDLE_LIST__INIT;
+    struct bundles_out o = {0};
+    char why[E2EE_RELAY_TEXT_MAX];
+    uint32_t max = r->cfg.max_bundles_per_fetch < r->cfg.max_requests_per_sec
+                       ? r->cfg.max_bundles_per_fetch
+                       : r->cfg.max_requests_per_sec;
+    size_t n = m->n_items;
+    int rc = check_fetch_bundles(s, m, max, why, sizeof why);
     if (rc != E2EE_OK) {
-        e2ee__relay_result(s, req, E2EE_ERR_STORE, "store failure; retry later", NULL);
+        e2ee__relay_result(s, req, rc, why, NULL);
         return;
     }
-    id.sign_key.data = u.sign_pk;
-    id.sign_key.len = sizeof u.sign_pk;
-    id.dh_key.data = u.dh_pk;
-    id.dh_key.len = sizeof u.dh_pk;
-    id.dh_signature.data = u.dh_sig;
-    id.dh_signature.len = sizeof u.dh_sig;
-    spk.id = u.spk_id;
-    spk.public_key.data = u.spk_pk;
-    spk.public_key.len = sizeof u.spk_pk;
-    spk.signature.data = u.spk_sig;
-    spk.signature.len = sizeof u.spk_sig;
-    otpk.id = pk_id;
-    otpk.public_key.data = pk;
-    otpk.public_key.len = sizeof pk;
-    bu.user_id = u.uid;
-    bu.device_id = u.device;
-    bu.identity = &id;
-    bu.signed_prekey = &spk;
-    bu.one_time_prekey = have ? &otpk : NULL;
-    res.body_case = E2EE__RELAY_RESULT__BODY_BUNDLE;
-    res.bundle = &bu;
-    e2ee__relay_result(s, req, E2EE_OK,
-                       have ? "bundle" : "bundle without a one-time prekey (none left)", &res);
-    low_prekeys(r, m->user_id, left);
+    o.b = calloc(n, sizeof *o.b);
+    o.it = calloc(n, sizeof *o.it);
+    o.ptrs = calloc(n, sizeof *o.ptrs);
+    o.why = calloc(n, sizeof *o.why);
+    if (!o.b || !o.it || !o.ptrs || !o.why) {
+        e2ee__relay_result(s, req, E2EE_ERR_NOMEM, "relay out of memory; retry later", NULL);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const E2ee__RelayFetchBundle *q = m->items[i];
+        e2ee__relay_bundle_item__init(&o.it[i]);
+        o.it[i].code = make_bundle(r, q, &o.b[i], o.why[i], sizeof o.why[i]);
+        o.it[i].user_id = q->user_id;
+        o.it[i].device_id = q->device_id;
+        o.it[i].text = o.why[i];
+        o.it[i].bundle = o.it[i].code == E2EE_OK ? &o.b[i].bu : NULL;
+        o.ptrs[i] = &o.it[i];
+    }
+    list.n_items = n;
+    list.items = o.ptrs;
+    res.body_case = E2EE__RELAY_RESULT__BODY_BUNDLES;
+    res.bundles = &list;
+    RLOG_DEBUG("bundles user=%s n=%zu", s->uid, n);
+    e2ee__relay_result(s, req, E2EE_OK, "bundles", &res);
+    for (size_t i = 0; i < n; i++)
+        if (o.it[i].code == E2EE_OK)
+            low_prekeys(r, m->items[i]->user_id, o.b[i].left);
+done:
+    bundles_out_free(&o);
 }
 
 struct user_page {

@@ -53,7 +53,7 @@ void e2ee__relay_resultf(struct e2ee__rsession *s, uint64_t request_id, int code
 }
 
 /* Token bucket: max_requests_per_sec tokens per second, at most that many saved up. */
-static int rate_ok(struct e2ee__rsession *s)
+int e2ee__relay_rate_take(struct e2ee__rsession *s, double n)
 {
     double rate = s->relay->cfg.max_requests_per_sec;
     int64_t now = e2ee__relay_now_us();
@@ -61,10 +61,15 @@ static int rate_ok(struct e2ee__rsession *s)
     s->tokens_us = now;
     if (s->tokens > rate)
         s->tokens = rate;
-    if (s->tokens < 1.0)
+    if (s->tokens < n)
         return 0;
-    s->tokens -= 1.0;
+    s->tokens -= n;
     return 1;
+}
+
+static int rate_ok(struct e2ee__rsession *s)
+{
+    return e2ee__relay_rate_take(s, 1.0);
 }
 
 static void ack(struct e2ee__rsession *s, uint64_t req, const E2ee__RelayAck *m)
@@ -103,6 +108,9 @@ static void authed(struct e2ee__rsession *s, const E2ee__ClientFrame *f)
         break;
     case E2EE__CLIENT_FRAME__BODY_FETCH_BUNDLE:
         e2ee__relay_fetch_bundle(s, req, f->fetch_bundle);
+        break;
+    case E2EE__CLIENT_FRAME__BODY_FETCH_BUNDLES:
+        e2ee__relay_fetch_bundles(s, req, f->fetch_bundles);
         break;
     case E2EE__CLIENT_FRAME__BODY_LIST_USERS:
         e2ee__relay_list_users(s, req, f->list_users);

@@ -239,6 +239,9 @@ void e2ee__rsession_released(struct e2ee__rsession *s);
 /* Handles one complete incoming message. Returns -1 when the connection must close (the
  * close reason is set). */
 int e2ee__relay_dispatch(struct e2ee__rsession *s, const uint8_t *buf, size_t len);
+/* Takes n tokens of the connection's max_requests_per_sec bucket: 1, or 0 (none taken) when
+ * fewer are saved up. */
+int e2ee__relay_rate_take(struct e2ee__rsession *s, double n);
 /* Queues a RelayResult; res (may be NULL) carries the body. Counts refusals. */
 void e2ee__relay_result(struct e2ee__rsession *s, uint64_t request_id, int code,
                         const char *text, E2ee__RelayResult *res);
@@ -273,6 +276,9 @@ void e2ee__relay_publish_keys(struct e2ee__rsession *s, uint64_t req,
                               const E2ee__RelayPublishKeys *m);
 void e2ee__relay_fetch_bundle(struct e2ee__rsession *s, uint64_t req,
                               const E2ee__RelayFetchBundle *m);
+/* RelayFetchBundles: one RelayBundleItem per item, in request order. */
+void e2ee__relay_fetch_bundles(struct e2ee__rsession *s, uint64_t req,
+                               const E2ee__RelayFetchBundles *m);
 void e2ee__relay_list_users(struct e2ee__rsession *s, uint64_t req,
                             const E2ee__RelayListUsers *m);
 void e2ee__relay_delete_account(struct e2ee__rsession *s, uint64_t req,

@@ -12,8 +12,11 @@
  *          at each receiver (the send time rides in the payload); then a drain.
  *   rekey: then the last member of every group leaves, and every remaining member sends one
  *          message: the round ends when all of them were decrypted by all the others.
- * Rounds report their time and the TCP bytes the clients sent and received (TCP_INFO of
- * every client socket), which include the WebSocket framing.
+ *          With --senders S only the first S members of each group send, in both rounds
+ *          (the per-sender cost in a group too large for a full first round).
+ * Rounds report their time, the TCP bytes the clients sent and received (TCP_INFO of every
+ * client socket), which include the WebSocket framing, and the CPU time of this process and
+ * of the relay (this process's includes its polling while it waits).
  * Group delivery acks (ack_group) are off: they are notifications to the sender only.
  */
 #include <netinet/in.h>
@@ -45,6 +48,7 @@ const char *__lsan_default_suppressions(void)
 #define CONNECT_PARALLEL 64
 #define E2E_SETUP_TIMEOUT_NS (600ull * 1000000000u)
 #define E2E_ROUND_TIMEOUT_NS (300ull * 1000000000u)
+#define E2E_REKEY_ROUND_TIMEOUT_NS (3600ull * 1000000000u) /* full rounds of large groups */
 #define E2E_DRAIN_TIMEOUT_NS (30ull * 1000000000u)
 #define E2E_POLL_MAX_MS 1
 #define E2E_DEFAULT_WINDOW 4
@@ -68,6 +72,8 @@ struct e2e_cl {
 
 struct e2e_round {
     uint64_t t0, t1, expected, received, bytes_out, bytes_in;
+    uint32_t senders;       /* per group */
+    double cpu_s, relay_cpu_s; /* CPU time of this process and of the relay in the round */
 };
 
 struct e2e {
@@ -321,26 +327,59 @@ static int round_rekey_done(struct e2e *e)
     return e->rekey.received >= e->rekey.expected && e->accepted >= e->sends;
 }
 
-/* Every active member sends one message of `round`; waits for every delivery. */
-static int run_round(struct e2e *e, struct e2e_round *r, uint32_t round, const char *what)
+/* Members of each group that send in `round`: every active one, except in --mode rekey with
+ * --senders S: the first S of each group send in both rounds (the first-send and the
+ * after-leave cost of S senders in a large group, without the G x (G - 1) sessions of a
+ * full first round that a full after-leave round would need first). */
+static uint32_t round_senders(const struct e2e *e, uint32_t round)
 {
+    uint32_t s = e->lg->senders_per_group;
+    if (round != E2E_ROUND_RUN && e->lg->mode == LG_MODE_REKEY && s && s < e->active_g)
+        return s;
+    return e->active_g;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Every sending member sends one message of `round`; waits for every delivery. */
+static int run_round(struct e2e *e, struct e2e_round *r, uint32_t round, const char *what,
+                     pid_t relay_pid)
+{
+    struct lg_proc_sample q0, q1;
     e->round = round;
+    r->senders = round_senders(e, round);
     tcp_bytes(e, &r->bytes_out, &r->bytes_in);
-    r->expected = (uint64_t)e->k * e->active_g * (e->active_g - 1);
+    r->expected = (uint64_t)e->k * r->senders * (e->active_g - 1);
+    lg_proc_sample(relay_pid, &q0);
+    r->cpu_s = self_cpu_s();
     r->t0 = now_ns();
     for (uint32_t i = 0; i < e->n; i++)
-        if (e->cl[i].group < e->k && !e->cl[i].left)
+        if (e->cl[i].group < e->k && !e->cl[i].left && e->cl[i].pos < r->senders)
             send_one(e, &e->cl[i], round);
     int rc = wait_for(e, round == E2E_ROUND_FIRST ? round_first_done : round_rekey_done,
-                      E2E_ROUND_TIMEOUT_NS, what);
+                      e->lg->mode == LG_MODE_REKEY ? E2E_REKEY_ROUND_TIMEOUT_NS
+                                                   : E2E_ROUND_TIMEOUT_NS,
+                      what);
     r->t1 = now_ns();
+    r->cpu_s = self_cpu_s() - r->cpu_s;
+    lg_proc_sample(relay_pid, &q1);
+    double pct = lg_proc_cpu_pct(&q0, &q1);
+    r->relay_cpu_s = pct > 0 ? pct * (double)(q1.ns - q0.ns) / 1e11 : 0.0;
     uint64_t o, in;
     tcp_bytes(e, &o, &in);
     r->bytes_out = o - r->bytes_out;
     r->bytes_in = in - r->bytes_in;
-    printf("# %s: %.1f ms, %llu deliveries, clients sent %llu and received %llu TCP bytes\n",
-           what, (double)(r->t1 - r->t0) / 1e6, (unsigned long long)r->received,
-           (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in);
+    printf("# %s: %u senders per group, %.1f ms, %llu deliveries, clients sent %llu and "
+           "received %llu TCP bytes; CPU: load generator %.2f s, relay %.2f s\n",
+           what, r->senders, (double)(r->t1 - r->t0) / 1e6, (unsigned long long)r->received,
+           (unsigned long long)r->bytes_out, (unsigned long long)r->bytes_in, r->cpu_s,
+           r->relay_cpu_s);
     fflush(stdout);
     return rc;
 }
@@ -485,7 +524,9 @@ static void report(struct e2e *e, const struct lg_proc_sample *p0,
            "p99_us=%llu p999_us=%llu max_us=%llu errors=%llu relay_cpu_pct=%.1f "
            "relay_rss_kib=%llu relay_hwm_kib=%llu loadgen_cpu_pct=%.1f first_send_ms=%.1f "
            "first_send_bytes_out=%llu first_send_bytes_in=%llu rekey_ms=%.1f "
-           "rekey_bytes_out=%llu rekey_bytes_in=%llu\n",
+           "rekey_bytes_out=%llu rekey_bytes_in=%llu first_send_senders=%u "
+           "first_send_sessions=%llu first_send_cpu_s=%.2f first_send_relay_cpu_s=%.2f rekey_cpu_s=%.2f "
+           "rekey_relay_cpu_s=%.2f rekey_senders=%u\n",
            lg->mode == LG_MODE_E2E ? "e2e" : "rekey", e->n, e->k, e->g, lg->size, win, lg->rate,
            (unsigned long long)e->win_msgs, (unsigned long long)e->win_dels,
            win > 0 ? (double)e->win_msgs / win : 0.0, win > 0 ? (double)e->win_dels / win : 0.0,
@@ -497,7 +538,10 @@ static void report(struct e2e *e, const struct lg_proc_sample *p0,
            (double)(e->first.t1 - e->first.t0) / 1e6, (unsigned long long)e->first.bytes_out,
            (unsigned long long)e->first.bytes_in,
            e->rekey.t1 ? (double)(e->rekey.t1 - e->rekey.t0) / 1e6 : 0.0,
-           (unsigned long long)e->rekey.bytes_out, (unsigned long long)e->rekey.bytes_in);
+           (unsigned long long)e->rekey.bytes_out, (unsigned long long)e->rekey.bytes_in,
+           e->first.senders, (unsigned long long)e->k * e->first.senders * (e->g - 1),
+           e->first.cpu_s, e->first.relay_cpu_s, e->rekey.cpu_s, e->rekey.relay_cpu_s,
+           e->rekey.senders);
 }
 
 int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
@@ -524,12 +568,14 @@ int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
         goto done;
     }
     memset(lg->payload, 0x5a, lg->size);
-    if (setup(&e, url) != 0 || run_round(&e, &e.first, E2E_ROUND_FIRST, "first send round") != 0)
+    if (setup(&e, url) != 0 ||
+        run_round(&e, &e.first, E2E_ROUND_FIRST, "first send round", relay_pid) != 0)
         goto done;
     if (lg->mode == LG_MODE_REKEY) {
         lg_proc_sample(relay_pid, &p0);
         if (leave_last(&e) != 0 || run_round(&e, &e.rekey, E2E_ROUND_REKEY,
-                                              "after a leave, every member sends") != 0)
+                                              "after a leave, every member sends",
+                                              relay_pid) != 0)
             goto done;
         lg_proc_sample(relay_pid, &p1);
     } else {

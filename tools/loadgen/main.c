@@ -74,7 +74,8 @@ static void usage(FILE *f)
         "memory per connection). --mode e2e: clients of the client library send real\n"
         "encrypted messages (at --rate in total, or W unaccepted each); latency is from the\n"
         "send call to the decrypted event. --mode rekey: the cost of the first send round\n"
-        "of new groups and of the round after one member of each group left.\n"
+        "of new groups and of the round after one member of each group left (with\n"
+        "--senders S, only the first S members of each group send in both rounds).\n"
         "--spawn starts build/bin/e2ee-relay (or --relay-bin) on a free port with a fresh\n"
         "store, pinned to --relay-cpu; its CPU and memory are read from /proc (--relay-pid\n"
         "for a relay started elsewhere). The last output line is key=value pairs.\n",
