@@ -436,7 +436,10 @@ E2EE_API int e2ee_client_safety_number(e2ee_client *c, const char *peer,
  */
 E2EE_API int e2ee_client_trust_peer(e2ee_client *c, const char *peer, const char *fingerprint);
 
-/* ---- events ---- */
+/* ---- events ----
+ * With a file store, every event about stored state (all but CONNECT, DISCONNECT and ERROR)
+ * is kept in the store until its callback returned: a crash loses none, and only the event
+ * whose callback was running when the process died comes again (docs/API.md, "Delivery"). */
 
 enum e2ee_event_type {
     E2EE_EVENT_CONNECT = 1,            /* logged in to the relay                  .connect */
