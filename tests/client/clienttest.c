@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,23 @@ static size_t count_locked(struct ct_client *cl, const struct ct_match *m, size_
     return k;
 }
 
+/*
+ * E2EE_TEST_TIME_SCALE (1..100, default 1) multiplies the bound of every wait for events, for
+ * slow runs such as `make valgrind` (the relay harness scales its own waits the same way).
+ */
+#define CT_TIME_SCALE_MAX 100
+
+static int scaled_ms(int ms)
+{
+    static int scale;
+    if (!scale) {
+        const char *v = getenv("E2EE_TEST_TIME_SCALE");
+        int k = v ? atoi(v) : 1;
+        scale = k < 1 ? 1 : k > CT_TIME_SCALE_MAX ? CT_TIME_SCALE_MAX : k;
+    }
+    return ms > INT_MAX / scale ? INT_MAX : ms * scale;
+}
+
 size_t ct_wait_n(struct ct_client *cl, const struct ct_match *m, size_t n, int timeout_ms)
 {
     return ct_wait_n_since(cl, m, 0, n, timeout_ms);
@@ -367,6 +385,7 @@ size_t ct_wait_n_since(struct ct_client *cl, const struct ct_match *m, size_t ma
     struct timespec ts;
     size_t k;
     clock_gettime(CLOCK_REALTIME, &ts);
+    timeout_ms = scaled_ms(timeout_ms);
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
