@@ -3,12 +3,14 @@
  * with churn, checking that nothing is lost, nothing fails and memory stays flat.
  *
  *   e2ee-soak [--clients N] [--seconds S] [--sample S] [--rate MSGS_PER_S]
- *             [--churn ACTIONS_PER_S] [--relay-bin PATH] [--rss-pct P] [--rss-slack-mib M]
+ *             [--churn ACTIONS_PER_S] [--churn-kinds drl] [--relay-bin PATH] [--dir FOLDER]
+ *             [--rss-pct P] [--rss-slack-mib M]
  *
  * It spawns e2ee-relay (beside this program unless --relay-bin) on a free loopback port with
- * a fresh store in a temporary folder, and creates N clients (default 500), each with its
- * own file store in that folder, all driven from this one thread with the caller's-loop
- * functions over one poll set (docs/API.md, "Running the client").
+ * a fresh store in a temporary folder (under --dir, else /dev/shm, else $TMPDIR or /tmp: see
+ * soak_parent()), and creates N clients (default 500), each with its own file store in that
+ * folder, all driven from this one thread with the caller's-loop functions over one poll set
+ * (docs/API.md, "Running the client").
  *
  * Set-up: the clients connect; they form groups of GROUP_SIZE; the first CORE_SIZE members
  * of each group are its stable core, the others its churn members.
@@ -18,6 +20,7 @@
  *  - churn actions on random settled clients: disconnect and reconnect a few seconds later;
  *    free the client and create it again from its store a few seconds later; a churn member
  *    leaves its group and joins again a few seconds later (core members get a disconnect).
+ *    --churn-kinds keeps some of them only: d disconnect, r free and create again, l leave.
  * Drain: churn stops, every client comes back and connects, and the run waits until every
  * message has its "sent" ack and every expected delivery arrived (or DRAIN_TIMEOUT_S).
  *
@@ -112,6 +115,7 @@ const char *__lsan_default_suppressions(void)
 
 enum kind { K_DIRECT = 1, K_GROUP = 2 };
 enum back { B_NONE, B_CONNECT, B_RECREATE, B_JOIN };
+enum { CHURN_DISCONNECT = 1, CHURN_RECREATE = 2, CHURN_LEAVE = 4 };
 
 struct msg {
     uint32_t from, to; /* client index; to: recipient (direct) or group index */
@@ -143,6 +147,7 @@ struct soak {
     uint32_t n, n_groups;
     double seconds, sample_s, rate, churn, rss_pct, rss_slack_mib;
     const char *relay_bin;
+    const char *parent; /* where the temporary folder goes */
     char dir[DIR_BYTES], url[256];
     pid_t relay_pid;
     int relay_out;
@@ -157,6 +162,7 @@ struct soak {
     size_t n_samples, cap_samples;
     uint64_t rng;
     int churning;
+    int churn_kinds; /* CHURN_* bits */
     /* counters */
     uint64_t sent_direct, sent_group, acked, received, expected_got, extra_got;
     uint64_t connects, disconnects, recreates, leaves, joins, closed_requests, key_waits;
@@ -388,8 +394,9 @@ static void on_event(const struct e2ee_event *ev, void *user_data)
         cl->connected = 0;
         if (!cl->closing || ev->disconnect.code != E2EE_OK) {
             s->err_disconnect++;
-            complain(s, "%s: disconnected: %s (%s)", cl->uid,
-                     e2ee_errname(ev->disconnect.code), ev->disconnect.reason);
+            complain(s, "%s: disconnected: %s, close code %u (%s)", cl->uid,
+                     e2ee_errname(ev->disconnect.code), (unsigned)ev->disconnect.close_code,
+                     ev->disconnect.reason);
         }
         cl->closing = 0;
         break;
@@ -526,7 +533,14 @@ static void churn_one(struct soak *s)
         return;
     uint64_t back = now_ns() + (CHURN_MIN_MS + rnd_below(s, CHURN_SPAN_MS)) * 1000000ull;
     uint32_t what = rnd_below(s, 10);
-    if (what >= 7 && cl->pos >= CORE_SIZE && cl->group < s->n_groups) {
+    /* 40% disconnect, 30% free and create again, 30% leave the group (core members and
+     * clients outside groups: disconnect); --churn-kinds removes some */
+    int kind = what >= 7 && cl->pos >= CORE_SIZE && cl->group < s->n_groups ? CHURN_LEAVE
+             : what >= 4 && what < 7                                       ? CHURN_RECREATE
+                                                                            : CHURN_DISCONNECT;
+    if (!(s->churn_kinds & kind))
+        return;
+    if (kind == CHURN_LEAVE) {
         snprintf(gid, sizeof gid, "soak-g%" PRIu32, cl->group);
         if (e2ee_client_leave_group(cl->c, gid, NULL) == E2EE_OK) {
             cl->pending = 2;
@@ -534,7 +548,7 @@ static void churn_one(struct soak *s)
         } else {
             s->err_send++;
         }
-    } else if (what >= 4 && what < 7) {
+    } else if (kind == CHURN_RECREATE) {
         e2ee_client_free(cl->c); /* no events; its store keeps everything */
         cl->c = NULL;
         cl->connected = 0;
@@ -980,12 +994,30 @@ static int parse_double(const char *v, double lo, double hi, double *out)
     return 0;
 }
 
+/* "drl": d disconnect, r free and create again, l leave the group. */
+static int parse_kinds(const char *v, int *out)
+{
+    int k = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p == 'd')
+            k |= CHURN_DISCONNECT;
+        else if (*p == 'r')
+            k |= CHURN_RECREATE;
+        else if (*p == 'l')
+            k |= CHURN_LEAVE;
+        else
+            return -1;
+    }
+    *out = k;
+    return 0;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
             "usage: e2ee-soak [--clients N] [--seconds S] [--sample S] [--rate MSGS_PER_S]\n"
             "                 [--churn ACTIONS_PER_S] [--relay-bin PATH] [--rss-pct P]\n"
-            "                 [--rss-slack-mib M]\n"
+            "                 [--rss-slack-mib M] [--dir FOLDER] [--churn-kinds drl]\n"
             "Defaults: 500 clients, $SOAK_SECONDS or 1800 s, 40 messages/s, 2 churn actions/s.\n");
     return 2;
 }
@@ -1002,6 +1034,7 @@ static int parse_args(struct soak *s, int argc, char **argv, char *relay_buf, si
     s->rss_pct = DEFAULT_RSS_PCT;
     s->rss_slack_mib = DEFAULT_RSS_SLACK_MIB;
     s->sample_s = 0;
+    s->churn_kinds = CHURN_DISCONNECT | CHURN_RECREATE | CHURN_LEAVE;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = -1;
@@ -1023,6 +1056,10 @@ static int parse_args(struct soak *s, int argc, char **argv, char *relay_buf, si
             r = parse_double(v, 0, 1 << 20, &s->rss_slack_mib);
         else if (!strcmp(o, "--relay-bin"))
             r = (s->relay_bin = v) ? 0 : -1;
+        else if (!strcmp(o, "--dir"))
+            r = (s->parent = v) ? 0 : -1;
+        else if (!strcmp(o, "--churn-kinds"))
+            r = parse_kinds(v, &s->churn_kinds);
         if (r != 0) {
             fprintf(stderr, "e2ee-soak: %s %s\n", v ? "bad value for" : "unknown option", o);
             return -1;
@@ -1067,6 +1104,21 @@ static int raise_fd_limit(uint32_t n)
     return 0;
 }
 
+/*
+ * The folder of the stores: --dir, else /dev/shm when writable (the stores sync every write:
+ * on a disk, the fsyncs of 500 clients in one thread, not the library, would bound the
+ * run), else $TMPDIR, else /tmp.
+ */
+static const char *soak_parent(const char *dir)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (dir && *dir)
+        return dir;
+    if (access("/dev/shm", W_OK | X_OK) == 0)
+        return "/dev/shm";
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
 int main(int argc, char **argv)
 {
     static struct soak s;
@@ -1082,8 +1134,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     s.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x5eed;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s.dir, sizeof s.dir, "%s/e2ee-soak-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(s.dir, sizeof s.dir, "%s/e2ee-soak-XXXXXX", soak_parent(s.parent));
     s.cl = calloc(s.n, sizeof *s.cl);
     s.pfd = calloc((size_t)s.n * 2, sizeof *s.pfd);
     s.pfd_cl = calloc((size_t)s.n * 2, sizeof *s.pfd_cl);
