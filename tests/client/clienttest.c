@@ -63,7 +63,9 @@ const char *ct_tmpdir(void)
 
 void ct_sleep_ms(int ms)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    /* scaled like the waits: a settle time, or a poll interval in a bounded loop */
+    int64_t t = rt_scaled_ms(ms);
+    struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -357,23 +359,6 @@ static size_t count_locked(struct ct_client *cl, const struct ct_match *m, size_
     return k;
 }
 
-/*
- * E2EE_TEST_TIME_SCALE (1..100, default 1) multiplies the bound of every wait for events, for
- * slow runs such as `make valgrind` (the relay harness scales its own waits the same way).
- */
-#define CT_TIME_SCALE_MAX 100
-
-static int scaled_ms(int ms)
-{
-    static int scale;
-    if (!scale) {
-        const char *v = getenv("E2EE_TEST_TIME_SCALE");
-        int k = v ? atoi(v) : 1;
-        scale = k < 1 ? 1 : k > CT_TIME_SCALE_MAX ? CT_TIME_SCALE_MAX : k;
-    }
-    return ms > INT_MAX / scale ? INT_MAX : ms * scale;
-}
-
 size_t ct_wait_n(struct ct_client *cl, const struct ct_match *m, size_t n, int timeout_ms)
 {
     return ct_wait_n_since(cl, m, 0, n, timeout_ms);
@@ -385,7 +370,8 @@ size_t ct_wait_n_since(struct ct_client *cl, const struct ct_match *m, size_t ma
     struct timespec ts;
     size_t k;
     clock_gettime(CLOCK_REALTIME, &ts);
-    timeout_ms = scaled_ms(timeout_ms);
+    int64_t scaled = rt_scaled_ms(timeout_ms); /* E2EE_TEST_TIME_SCALE */
+    timeout_ms = scaled > INT_MAX ? INT_MAX : (int)scaled;
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {

@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "e2ee/e2ee.h"
+#include "loadgen.h" /* the relay process: tools/loadgen/relayproc.c */
 
 #if defined(__SANITIZE_ADDRESS__)
 /*
@@ -105,10 +106,7 @@ const char *__lsan_default_suppressions(void)
 #define TEXT_MAX_BYTES 512
 #define FILLER_MIN 32u
 #define FILLER_SPAN 200u
-#define RELAY_START_MS 20000
-#define RELAY_STOP_MS 15000
 #define PATH_BYTES 512
-#define DIR_BYTES 400         /* the temporary folder: leaves room for a file name */
 #define LINE_BYTES 2048
 #define REPORT_FIRST 10         /* error lines printed before going quiet */
 #define ID_BYTES 32
@@ -148,9 +146,7 @@ struct soak {
     double seconds, sample_s, rate, churn, rss_pct, rss_slack_mib;
     const char *relay_bin;
     const char *parent; /* where the temporary folder goes */
-    char dir[DIR_BYTES], url[256];
-    pid_t relay_pid;
-    int relay_out;
+    struct lg_relay_proc relay; /* its temporary folder holds the client stores too */
     struct cl *cl;
     struct pollfd *pfd;
     uint32_t *pfd_cl;
@@ -180,11 +176,17 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static uint64_t now_ns(void)
+/* The clock of tools/loadgen/relayproc.c (in e2ee-loadgen, client.c defines it). */
+uint64_t lg_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+    return lg_now_ns();
 }
 
 static uint64_t rnd(struct soak *s)
@@ -462,7 +464,7 @@ static int client_create(struct soak *s, struct cl *cl)
     struct e2ee_client_config cfg;
     e2ee_client_config_init(&cfg);
     cfg.user_id = cl->uid;
-    cfg.relay_url = s->url;
+    cfg.relay_url = s->relay.url;
     cfg.store_path = cl->store;
     cfg.event_cb = on_event;
     cfg.user_data = cl;
@@ -647,139 +649,17 @@ static void service(struct soak *s, int max_ms)
 
 /* ---- the relay process ---- */
 
-static uint64_t vm_rss_kib(pid_t pid)
+static uint64_t rss_kib(pid_t pid)
 {
-    char path[64], line[256];
-    unsigned long long v = 0;
-    if (pid > 0)
-        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    else
-        snprintf(path, sizeof path, "/proc/self/status");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %llu kB", &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
-/* Copies what the relay wrote on its stdout to our stderr (it must never block on it). */
-static void relay_drain(struct soak *s)
-{
-    char buf[LINE_BYTES];
-    ssize_t n;
-    while (s->relay_out >= 0 && (n = read(s->relay_out, buf, sizeof buf)) > 0)
-        fwrite(buf, 1, (size_t)n, stderr);
-}
-
-static int relay_start(struct soak *s)
-{
-    char store[PATH_BYTES + 16], buf[LINE_BYTES];
-    int pfd[2];
-    size_t used = 0;
-    snprintf(store, sizeof store, "%s/relay.db", s->dir);
-    const char *argv[] = {s->relay_bin, "--listen", "127.0.0.1:0", "--store", store,
-                          "--log-level", "warn", NULL};
-    if (pipe(pfd) != 0)
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(pfd[0]);
-        dup2(pfd[1], STDOUT_FILENO);
-        execv(argv[0], (char *const *)argv);
-        perror("e2ee-soak: exec e2ee-relay");
-        _exit(127);
-    }
-    close(pfd[1]);
-    s->relay_pid = pid;
-    s->relay_out = pfd[0];
-    uint64_t deadline = now_ns() + RELAY_START_MS * 1000000ull;
-    while (now_ns() < deadline && !s->url[0]) {
-        struct pollfd p = {pfd[0], POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(pfd[0], buf + used, sizeof buf - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        buf[used] = '\0';
-        const char *at = strstr(buf, "listening on ");
-        const char *nl = at ? strchr(at, '\n') : NULL;
-        if (at && nl) {
-            at += strlen("listening on ");
-            snprintf(s->url, sizeof s->url, "%.*s", (int)(nl - at), at);
-        }
-        if (used == sizeof buf - 1)
-            used = 0;
-    }
-    fcntl(pfd[0], F_SETFL, fcntl(pfd[0], F_GETFL) | O_NONBLOCK);
-    return s->url[0] ? 0 : -1;
-}
-
-/* Stops the relay; returns -1 if it had died on its own or did not exit cleanly. */
-static int relay_stop(struct soak *s)
-{
-    int status = 0, rc = 0;
-    if (s->relay_pid <= 0)
-        return 0;
-    if (waitpid(s->relay_pid, &status, WNOHANG) == s->relay_pid) {
-        fprintf(stderr, "e2ee-soak: the relay exited during the run (status 0x%x)\n", status);
-        rc = -1;
-    } else {
-        uint64_t deadline = now_ns() + RELAY_STOP_MS * 1000000ull;
-        kill(s->relay_pid, SIGTERM);
-        while (waitpid(s->relay_pid, &status, WNOHANG) == 0) {
-            if (now_ns() > deadline) {
-                kill(s->relay_pid, SIGKILL);
-                waitpid(s->relay_pid, &status, 0);
-                rc = -1;
-                break;
-            }
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "e2ee-soak: the relay did not exit cleanly (status 0x%x)\n", status);
-            rc = -1;
-        }
-    }
-    s->relay_pid = 0;
-    relay_drain(s);
-    if (s->relay_out >= 0)
-        close(s->relay_out);
-    s->relay_out = -1;
-    return rc;
+    struct lg_proc_sample ps;
+    lg_proc_sample(pid, &ps);
+    return ps.ok ? ps.rss_kib : 0;
 }
 
 static int relay_alive(struct soak *s)
 {
     int status;
-    return s->relay_pid > 0 && waitpid(s->relay_pid, &status, WNOHANG) == 0;
-}
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[PATH_BYTES + 300];
-    if (!d)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
+    return s->relay.pid > 0 && waitpid(s->relay.pid, &status, WNOHANG) == 0;
 }
 
 /* ---- phases ---- */
@@ -803,7 +683,7 @@ static int setup(struct soak *s)
         cl->group = i / GROUP_SIZE;
         cl->pos = i % GROUP_SIZE;
         snprintf(cl->uid, sizeof cl->uid, "soak%" PRIu32, i);
-        snprintf(cl->store, sizeof cl->store, "%s/%s.e2ee", s->dir, cl->uid);
+        snprintf(cl->store, sizeof cl->store, "%s/%s.e2ee", s->relay.dir, cl->uid);
         if (client_create(s, cl) != 0)
             return -1;
     }
@@ -865,8 +745,7 @@ static int setup(struct soak *s)
 
 static void take_sample(struct soak *s, uint64_t t0, int print)
 {
-    struct sample sm = {(double)(now_ns() - t0) / 1e9, vm_rss_kib(s->relay_pid), vm_rss_kib(0)};
-    relay_drain(s);
+    struct sample sm = {(double)(now_ns() - t0) / 1e9, rss_kib(s->relay.pid), rss_kib(getpid())};
     if (s->n_samples == s->cap_samples) {
         size_t cap = s->cap_samples ? s->cap_samples * 2 : 256;
         struct sample *p = realloc(s->samples, cap * sizeof *p);
@@ -1125,7 +1004,6 @@ int main(int argc, char **argv)
     char relay_buf[PATH_BYTES];
     int rc = 1, rss_relay = -1, rss_self = -1;
     double r2 = 0, r4 = 0, m2 = 0, m4 = 0;
-    s.relay_out = -1;
     if (parse_args(&s, argc, argv, relay_buf, sizeof relay_buf) != 0)
         return usage();
     if (raise_fd_limit(s.n) != 0)
@@ -1134,22 +1012,22 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     s.rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x5eed;
-    snprintf(s.dir, sizeof s.dir, "%s/e2ee-soak-XXXXXX", soak_parent(s.parent));
     s.cl = calloc(s.n, sizeof *s.cl);
     s.pfd = calloc((size_t)s.n * 2, sizeof *s.pfd);
     s.pfd_cl = calloc((size_t)s.n * 2, sizeof *s.pfd_cl);
-    if (!s.cl || !s.pfd || !s.pfd_cl || !mkdtemp(s.dir)) {
-        fprintf(stderr, "e2ee-soak: out of memory or no temporary folder\n");
-        s.dir[0] = '\0';
+    if (!s.cl || !s.pfd || !s.pfd_cl) {
+        snprintf(s.why, sizeof s.why, "out of memory");
         goto done;
     }
-    if (relay_start(&s) != 0) {
+    /* the spawner makes its folder under $TMPDIR */
+    const struct lg_relay_spawn spawn = {.bin = s.relay_bin, .cpu = -1, .log_level = "warn"};
+    if (setenv("TMPDIR", soak_parent(s.parent), 1) != 0 || lg_relay_spawn(&s.relay, &spawn) != 0) {
         snprintf(s.why, sizeof s.why, "the relay (%s) did not start", s.relay_bin);
         goto done;
     }
     printf("# e2ee-soak: %u clients, %u groups, %.0f s, %.1f messages/s, %.1f churn actions/s,"
            " relay %s (pid %d), sample every %.1f s\n",
-           s.n, s.n_groups, s.seconds, s.rate, s.churn, s.url, (int)s.relay_pid, s.sample_s);
+           s.n, s.n_groups, s.seconds, s.rate, s.churn, s.relay.url, (int)s.relay.pid, s.sample_s);
     fflush(stdout);
     if (setup(&s) != 0 || run(&s) != 0)
         goto done;
@@ -1161,8 +1039,9 @@ done:
     for (uint32_t i = 0; s.cl && i < s.n; i++)
         if (s.cl[i].c)
             e2ee_client_free(s.cl[i].c);
-    if (relay_stop(&s) != 0 && !s.why[0])
-        snprintf(s.why, sizeof s.why, "the relay failed");
+    if (s.relay.pid > 0 && !relay_alive(&s) && !s.why[0])
+        snprintf(s.why, sizeof s.why, "the relay exited during the run");
+    lg_relay_stop(&s.relay); /* and removes the folder, client stores included */
     if (s.why[0]) {
         fprintf(stderr, "e2ee-soak: FAIL: %s\n", s.why);
         rc = 1;
@@ -1199,8 +1078,6 @@ done:
            s.err_identity, s.err_content, s.err_dup, s.err_create, s.unacked, s.missing,
            s.n_samples, r2, r4, m2, m4, rss_verdict);
     fflush(stdout);
-    if (s.dir[0])
-        remove_dir(s.dir);
     free(s.cl);
     free(s.pfd);
     free(s.pfd_cl);
