@@ -36,9 +36,10 @@
  * wait that resolves itself: counted apart; an unresolved one ends as E2EE_ERR_TIMEOUT or as a
  * missing message), a disconnect this program did not ask for, an identity change, a
  * message that does not match, a duplicate, a client that cannot be created again, and after
- * the drain every message without its "sent" ack and every expected delivery that is missing.
+ * the drain every message without its "sent" ack and every expected delivery that is missing;
+ * and the relay must not exit before the end.
  * Memory: relay and soak RSS (VmRSS) are sampled every --sample seconds (default S/20,
- * 1..10 s) during the run; the first quarter is warm-up; the mean of the last quarter must
+ * 0.5..10 s) during the run; the first quarter is warm-up; the mean of the last quarter must
  * not exceed the mean of the second quarter by more than --rss-pct percent (default 10) plus
  * --rss-slack-mib MiB (default 16). Under AddressSanitizer (whose quarantine holds freed
  * memory) the RSS check is reported but does not fail the run.
@@ -46,9 +47,7 @@
  * Output: one line per sample, then one key=value summary line. Exit status 0 when every
  * check passed, 1 with the reasons on stderr, 2 for a usage error.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
