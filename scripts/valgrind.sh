@@ -7,7 +7,7 @@
 # A test fails when it fails, or when memcheck reports an error in it or in any program it
 # started: invalid reads or writes, uses of uninitialised values, bad frees, and definite or
 # indirect leaks (--errors-for-leak-kinds). tests/valgrind.supp holds the third-party
-# suppressions. E2EE_TEST_TIME_SCALE (default 10) stretches the bounded waits of the test
+# suppressions. E2EE_TEST_TIME_SCALE (default 20) stretches the bounded waits of the test
 # harnesses (tests/relay/relaytest.c, tests/client/clienttest.c) and each test's ctest timeout.
 # The hostile tests run natively and only the relays they start run under memcheck
 # (E2EE_RELAY_WRAPPER, read by tests/relay/relaytest.c): the relay is what they attack, and a
@@ -18,7 +18,7 @@ set -eu
 
 build=${1:?usage: scripts/valgrind.sh BUILD_DIR [REGEX]}
 regex=${2:-.}
-scale=${E2EE_TEST_TIME_SCALE:-10}
+scale=${E2EE_TEST_TIME_SCALE:-20}
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 logs=$build/valgrind
