@@ -3,11 +3,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+VALGRIND_BUILD ?= build-valgrind
 FUZZ_SECONDS ?= 300
+SOAK_SECONDS ?= 1800
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test asan fuzz fuzz-smoke fuzz-build bench demo clean
+.PHONY: all deps build test asan valgrind soak fuzz fuzz-smoke fuzz-build bench demo clean
 
 all: build
 
@@ -26,6 +28,19 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The integration tests (and the relays and programs they start) under valgrind memcheck, in a
+# Debug build without sanitizers; scripts/valgrind.sh says what fails a test.
+valgrind:
+	@sh scripts/deps.sh valgrind
+	cmake -S . -B $(VALGRIND_BUILD) -DCMAKE_BUILD_TYPE=Debug -DE2EE_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(VALGRIND_BUILD) -j $(JOBS)
+	sh scripts/valgrind.sh $(VALGRIND_BUILD)
+
+# 500 clients with churn against a relay it spawns, for SOAK_SECONDS (tools/soak/soak.c says
+# what passes); CI runs `make soak SOAK_SECONDS=60`.
+soak: build
+	$(BUILD)/bin/e2ee-soak --clients 500 --seconds $(SOAK_SECONDS)
 
 # libFuzzer targets (clang, ASan + UBSan): each runs FUZZ_SECONDS; fuzz-smoke runs each 20 s.
 fuzz-build:
@@ -49,4 +64,4 @@ demo:
 	sh scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(VALGRIND_BUILD)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages this project needs, skipping those already present.
-# Usage: scripts/deps.sh [group...]   groups: build (default), test, demo, bench, fuzz
+# Usage: scripts/deps.sh [group...]   groups: build (default), test, demo, bench, fuzz,
+#        valgrind
 # Exits non-zero with a clear message when a package is missing and cannot be installed.
 set -eu
 
@@ -9,6 +10,7 @@ libprotobuf-c-dev protobuf-c-compiler libreadline-dev"
 test_pkgs="libcmocka-dev libjansson-dev python3-cryptography-vectors openssl sqlite3 tmux
 groff-base"
 fuzz_pkgs="clang libclang-rt-14-dev"
+valgrind_pkgs="valgrind python3"
 
 want="$build_pkgs"
 for g in "$@"; do
@@ -16,6 +18,7 @@ for g in "$@"; do
     build) ;;
     test|demo|bench) want="$want $test_pkgs" ;;
     fuzz) want="$want $test_pkgs $fuzz_pkgs" ;;
+    valgrind) want="$want $test_pkgs $valgrind_pkgs" ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
   esac
 done

@@ -78,7 +78,13 @@ static int create_context(struct e2ee__net *net, const struct e2ee__net_config *
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = net->protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /*
+     * TLS set-up only for wss://. With this option lws_create_context() builds a client
+     * SSL_CTX with the system CA store (~700 KB); libwebsockets 4.1.6 with OpenSSL 3 loses it
+     * at lws_context_destroy() when the process holds several contexts (several clients), so
+     * every e2ee_client_free() of a ws:// client leaked it although the client never used it.
+     */
+    info.options = net->url.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     info.client_ssl_ca_filepath = net->ca_file;
     info.user = net;
     info.fd_limit_per_thread = E2EE__NET_FD_LIMIT;

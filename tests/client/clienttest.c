@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,9 @@ const char *ct_tmpdir(void)
 
 void ct_sleep_ms(int ms)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    /* scaled like the waits: a settle time, or a poll interval in a bounded loop */
+    int64_t t = rt_scaled_ms(ms);
+    struct timespec ts = {(time_t)(t / 1000), (long)(t % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -367,6 +370,8 @@ size_t ct_wait_n_since(struct ct_client *cl, const struct ct_match *m, size_t ma
     struct timespec ts;
     size_t k;
     clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t scaled = rt_scaled_ms(timeout_ms); /* E2EE_TEST_TIME_SCALE */
+    timeout_ms = scaled > INT_MAX ? INT_MAX : (int)scaled;
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {

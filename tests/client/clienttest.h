@@ -112,7 +112,8 @@ void ct_expect(struct ct_client *cl, const struct ct_match *m);
 /* Sends text and waits for it to arrive at `to_cl` (and SENT at the sender). */
 void ct_direct_roundtrip(struct ct_client *from, struct ct_client *to_cl, const char *text);
 
-/* Sleeps ms milliseconds (for settle times only; never asserted as a duration). */
+/* Sleeps ms milliseconds times E2EE_TEST_TIME_SCALE (for settle times only; never asserted
+ * as a duration). */
 void ct_sleep_ms(int ms);
 
 /* Searches a file (and its -wal beside it) for needle: 1 when found. */

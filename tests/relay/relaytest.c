@@ -32,6 +32,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define TIME_SCALE_MAX 100
+
+int64_t rt_scaled_ms(int64_t ms)
+{
+    static int scale;
+    if (!scale) {
+        const char *v = getenv("E2EE_TEST_TIME_SCALE");
+        int k = v ? atoi(v) : 1;
+        scale = k < 1 ? 1 : k > TIME_SCALE_MAX ? TIME_SCALE_MAX : k;
+    }
+    return ms * scale;
+}
+
 static const char *relay_bin(void)
 {
     static char path[1024];
@@ -71,7 +84,7 @@ static int read_ports(struct rt_relay *r, int fd)
 {
     char buf[2048];
     size_t used = 0;
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
+    int64_t deadline = now_ms() + rt_scaled_ms(START_TIMEOUT_MS);
     r->port = 0;
     r->metrics_port = 0;
     while (now_ms() < deadline && (!r->port || (r->opts.metrics && !r->metrics_port))) {
@@ -106,13 +119,36 @@ static int read_ports(struct rt_relay *r, int fd)
     return r->port > 0 ? 0 : -1;
 }
 
+/*
+ * E2EE_RELAY_WRAPPER: a command line (words separated by spaces, at most WRAPPER_WORDS) that
+ * runs the relay, e.g. "valgrind --error-exitcode=99"; `make valgrind` uses it where the
+ * test program itself runs outside valgrind. Fills argv, returns the number of words.
+ */
+#define WRAPPER_WORDS 24
+#define WRAPPER_BYTES 2048
+
+static int wrapper_words(const char **argv)
+{
+    static char buf[WRAPPER_BYTES];
+    const char *w = getenv("E2EE_RELAY_WRAPPER");
+    int n = 0;
+    if (!w || !*w || strlen(w) >= sizeof buf)
+        return 0;
+    memcpy(buf, w, strlen(w) + 1);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t && n < WRAPPER_WORDS;
+         t = strtok_r(NULL, " ", &save))
+        argv[n++] = t;
+    return n;
+}
+
 static int spawn(struct rt_relay *r)
 {
     int pfd[2];
-    const char *argv[24];
+    const char *argv[24 + WRAPPER_WORDS];
     int n = 0;
     if (pipe(pfd) != 0)
         return -1;
+    n = wrapper_words(argv);
     argv[n++] = relay_bin();
     argv[n++] = "--config";
     argv[n++] = r->conf;
@@ -159,7 +195,7 @@ static int spawn(struct rt_relay *r)
             if (lfd >= 0)
                 dup2(lfd, STDERR_FILENO);
         }
-        execv(argv[0], (char *const *)argv);
+        execvp(argv[0], (char *const *)argv); /* PATH: the wrapper */
         _exit(127);
     }
     close(pfd[1]);
@@ -214,7 +250,7 @@ int rt_relay_restart(struct rt_relay *r)
 
 static int wait_pid(pid_t pid, int timeout_ms, int *status)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms);
     while (now_ms() < deadline) {
         pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid)
@@ -233,7 +269,7 @@ int rt_relay_stop(struct rt_relay *r)
         return -1;
     kill(r->pid, SIGTERM);
     /* keep the clients serviced so they see the close frames */
-    int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+    int64_t deadline = now_ms() + rt_scaled_ms(STOP_TIMEOUT_MS);
     int done = 0;
     while (!done && now_ms() < deadline) {
         rt_pump(10);
@@ -299,7 +335,7 @@ int rt_relay_run_args(const char *const *args, char *err, size_t errcap)
     size_t used = 0;
     if (err && errcap)
         err[0] = '\0';
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
+    int64_t deadline = now_ms() + rt_scaled_ms(START_TIMEOUT_MS);
     for (;;) {
         struct pollfd p = {efd[0], POLLIN, 0};
         if (now_ms() > deadline || poll(&p, 1, 100) < 0)
@@ -606,7 +642,7 @@ void rt_pump(int ms)
 /* Services until pred(c) is true or the timeout passes. */
 static int wait_for(struct rt_client *c, int (*pred)(struct rt_client *), int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms);
     while (!pred(c)) {
         if (now_ms() >= deadline)
             return -1;
@@ -787,7 +823,7 @@ static E2ee__RelayResult *find_result(struct rt_client *c, uint64_t req)
 
 E2ee__RelayResult *rt_wait_result(struct rt_client *c, uint64_t req, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms);
     for (;;) {
         E2ee__RelayResult *r = find_result(c, req);
         if (r)
@@ -821,9 +857,9 @@ int rt_request(struct rt_client *c, E2ee__ClientFrame *f, E2ee__RelayResult **ou
     return code;
 }
 
-static void *next_of(struct rt_client *c, struct ptrq *q, int timeout_ms)
+/* Pops q, servicing until deadline (now_ms() time). */
+static void *next_until(struct rt_client *c, struct ptrq *q, int64_t deadline)
 {
-    int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         void *p = ptrq_pop(q);
         if (p || now_ms() >= deadline || c->state == 2)
@@ -835,7 +871,7 @@ static void *next_of(struct rt_client *c, struct ptrq *q, int timeout_ms)
 
 E2ee__RelayDelivery *rt_next_delivery(struct rt_client *c, int timeout_ms)
 {
-    return next_of(c, &c->deliveries, timeout_ms);
+    return next_until(c, &c->deliveries, now_ms() + rt_scaled_ms(timeout_ms));
 }
 
 void rt_free_delivery(E2ee__RelayDelivery *d)
@@ -846,7 +882,7 @@ void rt_free_delivery(E2ee__RelayDelivery *d)
 
 E2ee__RelayEvent *rt_next_event(struct rt_client *c, int timeout_ms)
 {
-    return next_of(c, &c->events, timeout_ms);
+    return next_until(c, &c->events, now_ms() + rt_scaled_ms(timeout_ms));
 }
 
 void rt_free_event(E2ee__RelayEvent *e)
@@ -857,7 +893,7 @@ void rt_free_event(E2ee__RelayEvent *e)
 
 E2ee__RelayChallenge *rt_next_challenge(struct rt_client *c, int timeout_ms)
 {
-    return next_of(c, &c->challenges, timeout_ms);
+    return next_until(c, &c->challenges, now_ms() + rt_scaled_ms(timeout_ms));
 }
 
 void rt_free_challenge(E2ee__RelayChallenge *ch)
@@ -889,10 +925,9 @@ const E2ee__RelayChallenge *rt_challenge(const struct rt_client *c)
 E2ee__RelayDelivery *rt_next_item(struct rt_client *c, E2ee__RelayDelivery__ItemCase kind,
                                   int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms);
     for (;;) {
-        int64_t left = deadline - now_ms();
-        E2ee__RelayDelivery *d = rt_next_delivery(c, left > 0 ? (int)left : 0);
+        E2ee__RelayDelivery *d = next_until(c, &c->deliveries, deadline);
         if (!d || d->item_case == kind)
             return d;
         rt_free_delivery(d);
@@ -1209,7 +1244,7 @@ int rt_http_get(int port, const char *path, char **body)
                                       "\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n)
         goto done;
-    int64_t deadline = now_ms() + RT_TIMEOUT_MS;
+    int64_t deadline = now_ms() + rt_scaled_ms(RT_TIMEOUT_MS);
     for (;;) {
         struct pollfd p = {fd, POLLIN, 0};
         if (now_ms() > deadline || poll(&p, 1, 100) < 0)

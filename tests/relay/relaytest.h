@@ -24,6 +24,9 @@
 #include "e2ee/error.h"
 
 #define RT_TIMEOUT_MS 10000 /* default wait for a frame */
+/* ms times E2EE_TEST_TIME_SCALE (1..100, default 1): every bounded wait of this harness and
+ * of tests/client's goes through it, for slow runs such as `make valgrind`. */
+int64_t rt_scaled_ms(int64_t ms);
 
 /* ---- the relay process ---- */
 
