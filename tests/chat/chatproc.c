@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "relaytest.h" /* rt_scaled_ms: waits scaled by E2EE_TEST_TIME_SCALE */
 #include "testutil.h"
 
 #define CP_MAX_ARGS 32
@@ -159,7 +160,7 @@ void cp_say(struct chatproc *p, const char *fmt, ...)
 
 const char *cp_try(struct chatproc *p, const char *glob, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms, left;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms), left;
     for (;;) {
         for (size_t i = 0; i < p->n; i++) {
             if (!p->used[i] && fnmatch(glob, p->lines[i], 0) == 0) {
@@ -206,7 +207,7 @@ void cp_close_input(struct chatproc *p)
 
 int cp_wait_exit(struct chatproc *p, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + rt_scaled_ms(timeout_ms);
     int st;
     while (!p->exited) {
         pid_t r = waitpid(p->pid, &st, WNOHANG);
