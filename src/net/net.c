@@ -78,7 +78,9 @@ static int create_context(struct e2ee__net *net, const struct e2ee__net_config *
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = net->protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* TLS only for wss://: the client SSL_CTX with the CA store costs about 1 MB and tens of
+     * ms per transport (one lws context each), which ws:// never uses */
+    info.options = net->url.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     info.client_ssl_ca_filepath = net->ca_file;
     info.user = net;
     info.fd_limit_per_thread = E2EE__NET_FD_LIMIT;
