@@ -52,7 +52,7 @@ const char *__lsan_default_suppressions(void)
 #define E2E_ROUND_TIMEOUT_NS (300ull * 1000000000u)
 #define E2E_DRAIN_TIMEOUT_NS (30ull * 1000000000u)
 #define E2E_POLL_MAX_MS 1         /* longest wait of a pass (the sends of run_load) */
-#define E2E_EPOLL_EVENTS 256      /* descriptors handled per epoll_wait */
+#define E2E_EPOLL_EVENTS 64       /* descriptors handled per epoll_wait */
 #define E2E_NO_HEAP UINT32_MAX    /* heap position of a client without a timer */
 #define E2E_DEFAULT_WINDOW 4
 #define E2E_ROUND_FIRST 1u
