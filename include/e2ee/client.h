@@ -290,7 +290,8 @@ E2EE_API int e2ee_client_socket(e2ee_client *c);
 E2EE_API int e2ee_client_wake_fd(e2ee_client *c);
 /* 1 when the socket should also be watched for writability. */
 E2EE_API int e2ee_client_want_write(e2ee_client *c);
-/* The longest wait, in milliseconds, before the next e2ee_client_loop(c, 0) (timers). */
+/* The longest wait, in milliseconds, before the next e2ee_client_loop(c, 0) (timers):
+ * 0..1000; an idle connected client asks for one iteration a second. */
 E2EE_API int e2ee_client_timeout_ms(e2ee_client *c);
 
 /* ---- messages ---- */

@@ -1,5 +1,4 @@
 /* e2ee net: creating and freeing the transport, its thread-safe requests, the loop family. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -80,9 +79,9 @@ static int create_context(struct e2ee__net *net, const struct e2ee__net_config *
     info.protocols = net->protocols;
     /*
      * TLS set-up only for wss://. With this option lws_create_context() builds a client
-     * SSL_CTX with the system CA store (~700 KB); libwebsockets 4.1.6 with OpenSSL 3 loses it
-     * at lws_context_destroy() when the process holds several contexts (several clients), so
-     * every e2ee_client_free() of a ws:// client leaked it although the client never used it.
+     * SSL_CTX with the system CA store (~1 MB and tens of ms per client), which ws:// never
+     * uses; and libwebsockets 4.1.6 with OpenSSL 3 loses it at lws_context_destroy() when the
+     * process holds several contexts (several clients), so every e2ee_client_free() leaked it.
      */
     info.options = net->url.tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
     info.client_ssl_ca_filepath = net->ca_file;
@@ -132,6 +131,7 @@ int e2ee__net_new(struct e2ee__net **out, const struct e2ee__net_config *cfg)
     net->wake_fd = -1;
     pthread_mutex_init(&net->mu, NULL);
     atomic_init(&net->break_loop, 0);
+    atomic_init(&net->waiting, 0);
     rc = init_net(net, cfg);
     if (rc == E2EE_OK) {
         *out = net;
@@ -163,21 +163,28 @@ void e2ee__net_free(struct e2ee__net *net)
     free(net);
 }
 
-/* Wakes the loop: lws's own poll, and a caller's poll on the wake fd. */
+/*
+ * Wakes the loop: a caller's poll on the wake fd, and lws's own poll when the loop thread may
+ * be blocked in it (`waiting`). The eventfd is written first: a loop that sets `waiting` after
+ * this thread read it finds the eventfd readable in its drain_wake() and does not block.
+ * Skipping lws_cancel_service() otherwise saves a pipe write, and a read and a callback round
+ * in lws, for every frame queued from the caller's loop (each ack, each send).
+ */
 static void wake(struct e2ee__net *net)
 {
     const uint64_t one = 1;
-    lws_cancel_service(net->ctx);
-    /* a full counter (EAGAIN) is already readable: nothing lost */
-    if (write(net->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-        return;
+    /* fails only with EAGAIN, a full counter: readable already, nothing lost */
+    ssize_t w = write(net->wake_fd, &one, sizeof one);
+    (void)w;
+    if (atomic_load(&net->waiting))
+        lws_cancel_service(net->ctx);
 }
 
-static void drain_wake(struct e2ee__net *net)
+/* 1 when the wake fd was readable (one read resets an eventfd's counter). */
+static int drain_wake(struct e2ee__net *net)
 {
     uint64_t v;
-    while (read(net->wake_fd, &v, sizeof v) > 0)
-        ;
+    return read(net->wake_fd, &v, sizeof v) == (ssize_t)sizeof v;
 }
 
 static int request_connected(struct e2ee__net *net, int want)
@@ -296,17 +303,22 @@ static void wait_over(lws_sorted_usec_list_t *sul)
 
 /* One iteration; the caller is in the loop. lws_service() first runs the timers that are due,
  * then polls until the next timer, a wake-up or network activity, then handles what is
- * ready; a negative wait means "do not wait". */
+ * ready; a negative wait means "do not wait". A wake-up since the last iteration (the layer
+ * above may have work the wait would delay) makes it not wait. */
 static int iterate(struct e2ee__net *net, int timeout_ms)
 {
     int n;
-    drain_wake(net);
+    if (timeout_ms > 0)
+        atomic_store(&net->waiting, 1);
+    if (drain_wake(net))
+        timeout_ms = 0;
     e2ee__net_process_requests(net);
     if (timeout_ms > 0)
         lws_sul_schedule(net->ctx, 0, &net->sul_wait, wait_over,
                          (lws_usec_t)timeout_ms * LWS_US_PER_MS);
     n = lws_service(net->ctx, timeout_ms > 0 ? 0 : -1);
     lws_sul_cancel(&net->sul_wait);
+    atomic_store(&net->waiting, 0);
     return n < 0 ? E2EE_ERR_IO : E2EE_OK;
 }
 

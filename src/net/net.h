@@ -51,7 +51,8 @@
 #define E2EE__NET_RETRY_MS_LIMIT (24u * 3600 * 1000)  /* longest retry delay accepted */
 #define E2EE__NET_PING_S_DEFAULT 30                   /* idle time before a WebSocket ping */
 #define E2EE__NET_CONNECT_TIMEOUT_S_DEFAULT 15
-#define E2EE__NET_TICK_MS 250 /* longest wait e2ee__net_timeout_ms() asks for (lws timers) */
+#define E2EE__NET_TICK_MS 1000 /* longest wait e2ee__net_timeout_ms() asks for (lws timers,
+                                 * whose resolution is seconds), as E2EE__NET_FOREVER_WAIT_MS */
 #define E2EE__NET_REASON_MAX 123 /* a close reason: 125-byte control payload minus the code */
 
 enum e2ee__net_event_type {

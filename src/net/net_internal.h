@@ -55,6 +55,7 @@ struct e2ee__net {
     int thread_running;
     pthread_t thread;
     atomic_int break_loop;
+    atomic_int waiting; /* the loop thread may block in lws_service(): wake() cancels it */
 
     /* Loop thread only. */
     enum e2ee__net_state state;

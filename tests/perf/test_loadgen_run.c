@@ -2,7 +2,8 @@
  * e2ee-loadgen integration tests: a short saturation run against a relay it spawns ends
  * with a key=value line carrying every documented key, with deliveries counted and no
  * errors; an idle run reports the relay's memory; a short e2e run (clients of the client
- * library) delivers every message it sent, decrypted, to every other member; a rekey run
+ * library) delivers every message it sent, decrypted, to every other member, also with 120
+ * clients on the one epoll set; a rekey run
  * reports its rounds; a relay URL that is not loopback is refused.
  * Rates and times are printed, never asserted.
  */
@@ -14,6 +15,7 @@
 #include "testutil.h"
 
 #define OUT_MAX 65536
+#define OUT_BIG (1024 * 1024) /* hundreds of clients: libwebsockets logs two lines each */
 
 /* Runs e2ee-loadgen with args (stderr into stdout); returns the exit status. */
 static int run(const char *args, char *out, size_t cap)
@@ -143,6 +145,26 @@ static void e2e_run(void **state)
     free(out);
 }
 
+/* Closed loop with more clients than one epoll_wait returns (E2E_EPOLL_EVENTS in e2e.c):
+ * every client is serviced from the one epoll set and its timer heap, and every message
+ * sent is decrypted by the other members of its group. */
+static void e2e_many_clients_run(void **state)
+{
+    (void)state;
+    char *out = malloc(OUT_BIG);
+    assert_non_null(out);
+    int rc = run("--spawn --mode e2e --clients 120 --group-size 3 --window 2 --duration 0.5 "
+                 "--warmup 0.2", out, OUT_BIG);
+    assert_int_equal(rc, 0);
+    const char *line = report_line(out, "mode=e2e ");
+    assert_true(value(line, "errors") == 0);
+    assert_true(value(line, "clients") == 120);
+    assert_true(value(line, "groups") == 40);
+    assert_true(value(line, "msgs") > 0);
+    assert_true(value(line, "deliveries") == value(line, "msgs") * 2);
+    free(out);
+}
+
 static void rekey_run(void **state)
 {
     (void)state;
@@ -181,6 +203,7 @@ int main(void)
         cmocka_unit_test(rate_run),
         cmocka_unit_test(idle_run),
         cmocka_unit_test(e2e_run),
+        cmocka_unit_test(e2e_many_clients_run),
         cmocka_unit_test(rekey_run),
         cmocka_unit_test(bad_urls_refused),
     };

@@ -1,7 +1,11 @@
 /*
  * e2ee-loadgen --mode e2e and --mode rekey: N clients of the public client API
  * (include/e2ee/client.h, in-memory stores) in this process, driven from this one thread
- * with the caller's-loop functions over one poll set (docs/API.md, "Running the client").
+ * with the caller's-loop functions (docs/API.md, "Running the client") over one epoll set:
+ * each client's wake descriptor and socket are registered once (the socket again only when
+ * it changes, EPOLLOUT only while e2ee_client_want_write()), and a pass services only the
+ * clients with a ready descriptor or a due timer (a heap over e2ee_client_timeout_ms()), so
+ * the cost of a pass does not grow with the number of idle clients.
  *
  * Phases: create the clients (keys), connect them (CONNECT_PARALLEL at a time), create the
  * K groups and join them, wait until every member knows every other member; then the first
@@ -21,13 +25,14 @@
  */
 #include <netinet/in.h>
 #include <linux/tcp.h> /* struct tcp_info with the byte counters */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "e2ee/e2ee.h"
 #include "loadgen.h"
@@ -50,7 +55,9 @@ const char *__lsan_default_suppressions(void)
 #define E2E_ROUND_TIMEOUT_NS (300ull * 1000000000u)
 #define E2E_REKEY_ROUND_TIMEOUT_NS (3600ull * 1000000000u) /* full rounds of large groups */
 #define E2E_DRAIN_TIMEOUT_NS (30ull * 1000000000u)
-#define E2E_POLL_MAX_MS 1
+#define E2E_POLL_MAX_MS 1         /* longest wait of a pass (the sends of run_load) */
+#define E2E_EPOLL_EVENTS 64       /* descriptors handled per epoll_wait */
+#define E2E_NO_HEAP UINT32_MAX    /* heap position of a client without a timer */
 #define E2E_DEFAULT_WINDOW 4
 #define E2E_ROUND_FIRST 1u
 #define E2E_ROUND_REKEY 2u
@@ -67,7 +74,11 @@ struct e2e_cl {
     uint32_t members;  /* members of its group it knows */
     uint64_t seq, acked;
     uint64_t next_ns;
-    uint64_t due_ns;   /* its next timer */
+    uint64_t due_ns;   /* its next timer (UINT64_MAX: none) */
+    uint32_t heap_pos; /* in e->heap, or E2E_NO_HEAP */
+    int sock;          /* socket registered in the epoll set, or -1 */
+    uint32_t sock_ev;  /* its registered events */
+    uint64_t pass;     /* the last pass that serviced it */
 };
 
 struct e2e_round {
@@ -89,8 +100,12 @@ struct e2e {
     uint64_t win_msgs, win_dels; /* messages sent in the window, and their deliveries */
     uint64_t err_send, err_failed, err_e2ee, err_payload, err_closed, err_error, key_waits;
     int measuring;
-    struct pollfd *pfd;
-    uint32_t *pfd_cl;
+    int ep;              /* the epoll set */
+    uint32_t *heap;      /* client indices, a min-heap on due_ns */
+    uint32_t heap_n;
+    int *fd_owner;       /* client index whose socket an fd is, or -1 (fd_owner_n entries) */
+    size_t fd_owner_n;
+    uint64_t pass;
 };
 
 static uint64_t now_ns(void)
@@ -191,44 +206,187 @@ static void on_event(const struct e2ee_event *ev, void *user_data)
     }
 }
 
-/* One iteration over every client: poll their sockets and wake descriptors, run the ready
- * ones and those whose timer is due. */
+/* ---- the timer heap: client indices ordered by due_ns ---- */
+
+static void heap_set(struct e2e *e, uint32_t pos, uint32_t idx)
+{
+    e->heap[pos] = idx;
+    e->cl[idx].heap_pos = pos;
+}
+
+static void heap_up(struct e2e *e, uint32_t pos)
+{
+    uint32_t idx = e->heap[pos];
+    while (pos > 0) {
+        uint32_t parent = (pos - 1) / 2;
+        if (e->cl[e->heap[parent]].due_ns <= e->cl[idx].due_ns)
+            break;
+        heap_set(e, pos, e->heap[parent]);
+        pos = parent;
+    }
+    heap_set(e, pos, idx);
+}
+
+static void heap_down(struct e2e *e, uint32_t pos)
+{
+    uint32_t idx = e->heap[pos];
+    for (;;) {
+        uint32_t child = 2 * pos + 1;
+        if (child >= e->heap_n)
+            break;
+        if (child + 1 < e->heap_n &&
+            e->cl[e->heap[child + 1]].due_ns < e->cl[e->heap[child]].due_ns)
+            child++;
+        if (e->cl[idx].due_ns <= e->cl[e->heap[child]].due_ns)
+            break;
+        heap_set(e, pos, e->heap[child]);
+        pos = child;
+    }
+    heap_set(e, pos, idx);
+}
+
+static void heap_remove(struct e2e *e, uint32_t idx)
+{
+    uint32_t pos = e->cl[idx].heap_pos;
+    if (pos == E2E_NO_HEAP)
+        return;
+    e->cl[idx].heap_pos = E2E_NO_HEAP;
+    if (--e->heap_n == pos)
+        return;
+    heap_set(e, pos, e->heap[e->heap_n]);
+    heap_up(e, pos);
+    heap_down(e, e->cl[e->heap[pos]].heap_pos);
+}
+
+/* Sets a client's timer: due (monotonic ns) or UINT64_MAX for none. */
+static void timer_set(struct e2e *e, uint32_t idx, uint64_t due)
+{
+    struct e2e_cl *cl = &e->cl[idx];
+    if (due == UINT64_MAX) {
+        heap_remove(e, idx);
+        cl->due_ns = due;
+        return;
+    }
+    cl->due_ns = due;
+    if (cl->heap_pos == E2E_NO_HEAP) {
+        heap_set(e, e->heap_n++, idx);
+        heap_up(e, e->heap_n - 1);
+    } else {
+        heap_up(e, cl->heap_pos);
+        heap_down(e, cl->heap_pos);
+    }
+}
+
+/* ---- the epoll set ---- */
+
+static int fd_owned_by(struct e2e *e, int fd, uint32_t idx)
+{
+    return fd >= 0 && (size_t)fd < e->fd_owner_n && e->fd_owner[fd] == (int)idx;
+}
+
+static void fd_own(struct e2e *e, int fd, int idx)
+{
+    if ((size_t)fd >= e->fd_owner_n) {
+        size_t n = e->fd_owner_n ? e->fd_owner_n : 1024;
+        while (n <= (size_t)fd)
+            n *= 2;
+        int *v = realloc(e->fd_owner, n * sizeof *v);
+        if (!v)
+            return;
+        for (size_t i = e->fd_owner_n; i < n; i++)
+            v[i] = -1;
+        e->fd_owner = v;
+        e->fd_owner_n = n;
+    }
+    e->fd_owner[fd] = idx;
+}
+
+/* Registers (or changes) fd for client idx; a number still registered for a closed socket
+ * of another client is taken over with EPOLL_CTL_MOD. */
+static void ep_set(struct e2e *e, int fd, uint32_t idx, uint32_t events, int known)
+{
+    struct epoll_event ev = {.events = events, .data.u64 = idx};
+    if (!known && epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return;
+    if (epoll_ctl(e->ep, EPOLL_CTL_MOD, fd, &ev) != 0)
+        (void)epoll_ctl(e->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* After any call into a client: its socket, the events to wait for and its timer. */
+static void arm(struct e2e *e, uint32_t idx, uint64_t now)
+{
+    struct e2e_cl *cl = &e->cl[idx];
+    int s = e2ee_client_socket(cl->c), t = e2ee_client_timeout_ms(cl->c);
+    uint32_t want = EPOLLIN | (s >= 0 && e2ee_client_want_write(cl->c) ? EPOLLOUT : 0);
+    if (s != cl->sock) {
+        /* the old socket is closed (its registration went with it) or still open: then it
+         * is removed, unless its number now belongs to another client */
+        if (fd_owned_by(e, cl->sock, idx)) {
+            (void)epoll_ctl(e->ep, EPOLL_CTL_DEL, cl->sock, NULL);
+            e->fd_owner[cl->sock] = -1;
+        }
+        cl->sock = s;
+        if (s >= 0) {
+            ep_set(e, s, idx, want, 0);
+            fd_own(e, s, (int)idx);
+        }
+        cl->sock_ev = want;
+    } else if (s >= 0 && want != cl->sock_ev) {
+        ep_set(e, s, idx, want, 1);
+        cl->sock_ev = want;
+    }
+    timer_set(e, idx, t >= 0 ? now + (uint64_t)t * 1000000u : UINT64_MAX);
+}
+
+/* Registers a new client's wake descriptor and socket (once). */
+static int ep_add_client(struct e2e *e, uint32_t idx)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = idx};
+    e->cl[idx].sock = -1;
+    e->cl[idx].heap_pos = E2E_NO_HEAP;
+    e->cl[idx].due_ns = UINT64_MAX;
+    if (epoll_ctl(e->ep, EPOLL_CTL_ADD, e2ee_client_wake_fd(e->cl[idx].c), &ev) != 0)
+        return -1;
+    arm(e, idx, now_ns());
+    return 0;
+}
+
+static void service_one(struct e2e *e, uint32_t idx)
+{
+    struct e2e_cl *cl = &e->cl[idx];
+    if (cl->pass == e->pass)
+        return;
+    cl->pass = e->pass;
+    e2ee_client_loop(cl->c, 0);
+    arm(e, idx, now_ns());
+}
+
+/* One pass: waits for a ready descriptor or the first due timer (at most E2E_POLL_MAX_MS),
+ * then services the clients with a ready descriptor and those whose timer is due. */
 static int service(struct e2e *e)
 {
-    uint32_t np = 0;
+    struct epoll_event evs[E2E_EPOLL_EVENTS];
+    uint64_t now = now_ns();
     int timeout = E2E_POLL_MAX_MS;
-    uint64_t t0 = now_ns();
-    for (uint32_t i = 0; i < e->n; i++) {
-        struct e2e_cl *cl = &e->cl[i];
-        if (!cl->c)
-            continue;
-        int s = e2ee_client_socket(cl->c), t = e2ee_client_timeout_ms(cl->c);
-        if (t >= 0 && t < timeout)
-            timeout = t;
-        cl->due_ns = t >= 0 ? t0 + (uint64_t)t * 1000000u : UINT64_MAX;
-        e->pfd[np] = (struct pollfd){.fd = e2ee_client_wake_fd(cl->c), .events = POLLIN};
-        e->pfd_cl[np++] = i;
-        if (s >= 0) {
-            e->pfd[np] = (struct pollfd){.fd = s, .events = POLLIN};
-            if (e2ee_client_want_write(cl->c))
-                e->pfd[np].events |= POLLOUT;
-            e->pfd_cl[np++] = i;
-        }
+    if (e->heap_n) {
+        uint64_t due = e->cl[e->heap[0]].due_ns;
+        timeout = due <= now ? 0 : (int)((due - now + 999999u) / 1000000u);
+        if (timeout > E2E_POLL_MAX_MS)
+            timeout = E2E_POLL_MAX_MS;
     }
-    if (poll(e->pfd, np, timeout) < 0)
-        return 0;
-    uint64_t t1 = now_ns();
-    uint32_t last = UINT32_MAX;
-    for (uint32_t j = 0; j < np; j++) {
-        uint32_t i = e->pfd_cl[j];
-        if (i == last)
-            continue;
-        int ready = e->pfd[j].revents || (j + 1 < np && e->pfd_cl[j + 1] == i &&
-                                          e->pfd[j + 1].revents);
-        if (ready || t1 >= e->cl[i].due_ns) {
-            e2ee_client_loop(e->cl[i].c, 0);
-            last = i;
+    int n = epoll_wait(e->ep, evs, E2E_EPOLL_EVENTS, timeout);
+    e->pass++;
+    for (int j = 0; j < n; j++)
+        service_one(e, (uint32_t)evs[j].data.u64);
+    /* timers due at the start of this round; a client re-armed with 0 waits for the next */
+    now = now_ns();
+    while (e->heap_n && e->cl[e->heap[0]].due_ns <= now) {
+        uint32_t idx = e->heap[0];
+        if (e->cl[idx].pass == e->pass) {
+            /* serviced above and due again already: next pass */
+            break;
         }
+        service_one(e, idx);
     }
     return 0;
 }
@@ -455,7 +613,7 @@ static int setup(struct e2e *e, const char *url)
         cfg.user_data = cl;
         cfg.ack_group = 0;
         cfg.ack_direct = 0;
-        if (e2ee_client_new(&cl->c, &cfg) != E2EE_OK) {
+        if (e2ee_client_new(&cl->c, &cfg) != E2EE_OK || ep_add_client(e, i) != 0) {
             snprintf(lg->fail_why, sizeof lg->fail_why, "client %u: cannot create", i);
             return -1;
         }
@@ -560,10 +718,10 @@ int lg_e2e_run(struct lg *lg, pid_t relay_pid, const char *url)
     e.k = e.n / e.g;
     e.active_g = e.g;
     e.cl = calloc(e.n, sizeof *e.cl);
-    e.pfd = calloc((size_t)e.n * 2, sizeof *e.pfd);
-    e.pfd_cl = calloc((size_t)e.n * 2, sizeof *e.pfd_cl);
+    e.heap = calloc(e.n, sizeof *e.heap);
+    e.ep = epoll_create1(EPOLL_CLOEXEC);
     lg->payload = malloc(lg->size);
-    if (!e.cl || !e.pfd || !e.pfd_cl || !lg->payload) {
+    if (!e.cl || !e.heap || e.ep < 0 || !lg->payload) {
         snprintf(lg->fail_why, sizeof lg->fail_why, "out of memory");
         goto done;
     }
@@ -597,8 +755,10 @@ done:
         if (e.cl[i].c)
             e2ee_client_free(e.cl[i].c);
     free(e.cl);
-    free(e.pfd);
-    free(e.pfd_cl);
+    free(e.heap);
+    free(e.fd_owner);
+    if (e.ep >= 0)
+        close(e.ep);
     free(lg->payload);
     lg->payload = NULL;
     return rc;
