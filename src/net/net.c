@@ -114,6 +114,20 @@ static int init_net(struct e2ee__net *net, const struct e2ee__net_config *cfg)
     return rc;
 }
 
+/*
+ * libwebsockets logs process-wide (4.1 has no per-context log) and by default prints its
+ * notices (two lines per context created) on stderr, into the application's terminal.
+ * The first transport created keeps lws's errors and warnings on stderr and drops the
+ * notices; an application that uses lws itself may set its own level afterwards
+ * (docs/API.md). Nothing lws logs carries keys or message content.
+ */
+static pthread_once_t lws_log_once = PTHREAD_ONCE_INIT;
+
+static void lws_log_quiet(void)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+}
+
 int e2ee__net_new(struct e2ee__net **out, const struct e2ee__net_config *cfg)
 {
     struct e2ee__net *net = NULL;
@@ -128,6 +142,7 @@ int e2ee__net_new(struct e2ee__net **out, const struct e2ee__net_config *cfg)
         rc = E2EE_ERR_NOMEM;
         goto done;
     }
+    (void)pthread_once(&lws_log_once, lws_log_quiet);
     net->wake_fd = -1;
     pthread_mutex_init(&net->mu, NULL);
     atomic_init(&net->break_loop, 0);
