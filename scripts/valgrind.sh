@@ -12,6 +12,11 @@
 # The hostile tests run natively and only the relays they start run under memcheck
 # (E2EE_RELAY_WRAPPER, read by tests/relay/relaytest.c): the relay is what they attack, and a
 # test client slowed down by valgrind would itself be taken for a slow reader and dropped.
+# test_crash_relay runs smaller under memcheck (E2EE_CRASH_MESSAGES 2,000 instead of 50,000,
+# the kills as many as natively): the paths are the same, the full count runs in `make test`
+# and `make asan`, and at memcheck's speed it would take hours. test_crash_client is not run:
+# it must kill its receiver inside a callback, which its timing cannot do at memcheck's speed
+# (it runs under ASan and LeakSanitizer in `make asan`).
 # Not run: test_chat_tty (a shell script driving tmux) and the soak smoke test (`make soak`
 # checks the soak's memory by its RSS). Logs: BUILD_DIR/valgrind/<test>.<pid>.log.
 set -eu
@@ -39,6 +44,7 @@ for t in json.load(open(sys.argv[1]))["tests"]:
 PY
 
 relay_only="test_hostile test_hostile_churn"
+not_run="test_crash_client"
 vg_opts="--tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect
  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --num-callers=40
  --suppressions=$supp"
@@ -49,6 +55,9 @@ t_all=$(date +%s)
 tab=$(printf '\t')
 while IFS="$tab" read -r name timeout wd cmd; do
   exe=${cmd%%"$tab"*}
+  case " $not_run " in
+    *" $name "*) echo "valgrind: $name: skipped (see the header)"; continue ;;
+  esac
   case "$exe" in
     "$build"/*) ;;
     *) echo "valgrind: $name: skipped (not a program of the build: $exe)"; continue ;;
@@ -58,6 +67,7 @@ while IFS="$tab" read -r name timeout wd cmd; do
   (
     cd "$wd" || exit 1
     export E2EE_TEST_TIME_SCALE="$scale"
+    export E2EE_CRASH_MESSAGES="${E2EE_CRASH_MESSAGES:-2000}"
     IFS="$tab"
     set -- $cmd          # the test's command: tab-separated words
     IFS=" "              # the options: space-separated words
