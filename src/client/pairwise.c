@@ -234,18 +234,18 @@ static int fetch_batch(struct e2ee_client *c, char *const *users, size_t n)
 
 int e2ee__pairwise_fetch_many(struct e2ee_client *c, char *const *users, size_t n)
 {
-    char **todo = calloc(n ? n : 1, sizeof *todo);
+    char **missing = calloc(n ? n : 1, sizeof *missing);
     size_t m = 0, max = c->bundles_max;
-    int rc = todo ? E2EE_OK : E2EE_ERR_NOMEM;
+    int rc = missing ? E2EE_OK : E2EE_ERR_NOMEM;
 
     for (size_t i = 0; rc == E2EE_OK && i < n; i++)
         if (!find_fetch(c, users[i], 0, NULL))
-            todo[m++] = users[i];
+            missing[m++] = users[i];
     for (size_t i = 0; rc == E2EE_OK && max < 2 && i < m; i++)
-        rc = e2ee__pairwise_fetch(c, todo[i]);
+        rc = e2ee__pairwise_fetch(c, missing[i]);
     for (size_t i = 0; rc == E2EE_OK && max >= 2 && i < m; i += max)
-        rc = fetch_batch(c, todo + i, m - i < max ? m - i : max);
-    free(todo);
+        rc = fetch_batch(c, missing + i, m - i < max ? m - i : max);
+    free(missing);
     return rc;
 }
 

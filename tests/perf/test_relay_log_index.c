@@ -22,8 +22,7 @@
 
 static struct rt_client *user(struct rt_relay *r, struct rt_ident *id, const char *uid)
 {
-    rt_ident_new(id, uid);
-    struct rt_client *c = rt_connect_login(r, id);
+    struct rt_client *c = rt_user(r, id, uid);
     assert_non_null(c);
     return c;
 }

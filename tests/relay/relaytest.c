@@ -1288,3 +1288,9 @@ double rt_metric(const char *text, const char *name)
     }
     return -1;
 }
+
+struct rt_client *rt_user(const struct rt_relay *r, struct rt_ident *id, const char *uid)
+{
+    rt_ident_new(id, uid);
+    return rt_connect_login(r, id);
+}

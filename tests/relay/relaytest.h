@@ -146,6 +146,8 @@ int rt_login_ex(struct rt_client *c, const struct rt_ident *id, const char *toke
                 int ack_direct, int ack_group, E2ee__RelayResult **out);
 /* Connects and logs in; NULL on failure. */
 struct rt_client *rt_connect_login(const struct rt_relay *r, const struct rt_ident *id);
+/* A new identity for uid (rt_ident_new), connected and logged in; NULL on failure. */
+struct rt_client *rt_user(const struct rt_relay *r, struct rt_ident *id, const char *uid);
 
 int rt_ping(struct rt_client *c);
 /* Direct message; *seq (optional) receives the stored seq. Returns the code. */

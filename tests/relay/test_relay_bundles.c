@@ -29,12 +29,6 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-static struct rt_client *user(struct rt_relay *r, struct rt_ident *id, const char *uid)
-{
-    rt_ident_new(id, uid);
-    return rt_connect_login(r, id);
-}
-
 /* Sends a RelayFetchBundles for uids[0..n) (devices 1); returns the request id. */
 static uint64_t send_fetch(struct rt_client *c, const char *const *uids, size_t n)
 {
@@ -71,8 +65,8 @@ static void bundles_in_request_order(void **state)
 {
     (void)state;
     struct rt_ident a, b, d, e;
-    struct rt_client *ca = user(&g_relay, &a, "m-alice"), *cb = user(&g_relay, &b, "m-bob");
-    struct rt_client *cd = user(&g_relay, &d, "m-dave"), *ce = user(&g_relay, &e, "m-eve");
+    struct rt_client *ca = rt_user(&g_relay, &a, "m-alice"), *cb = rt_user(&g_relay, &b, "m-bob");
+    struct rt_client *cd = rt_user(&g_relay, &d, "m-dave"), *ce = rt_user(&g_relay, &e, "m-eve");
     const char *uids[] = {"m-bob", "m-nobody", "m-alice", "m-dave"};
     uint32_t alice_opk[3];
     assert_non_null(ca);
@@ -128,7 +122,7 @@ static void request_limits(void **state)
 {
     (void)state;
     struct rt_ident a, e;
-    struct rt_client *ca = user(&g_relay, &a, "l-alice"), *ce = user(&g_relay, &e, "l-eve");
+    struct rt_client *ca = rt_user(&g_relay, &a, "l-alice"), *ce = rt_user(&g_relay, &e, "l-eve");
     enum { OVER = 257 };
     const char *many[OVER];
     const char *twice[] = {"l-alice", "l-eve", "l-alice"};
@@ -179,7 +173,7 @@ static void counted_per_item(void **state)
     struct rt_ident a, e;
     const char *six[] = {"r-alice", "r-1", "r-2", "r-3", "r-4", "r-5"};
     assert_int_equal(rt_relay_start(&r, &o), 0);
-    struct rt_client *ca = user(&r, &a, "r-alice"), *ce = user(&r, &e, "r-eve");
+    struct rt_client *ca = rt_user(&r, &a, "r-alice"), *ce = rt_user(&r, &e, "r-eve");
     assert_non_null(ca);
     assert_non_null(ce);
     assert_int_equal(rt_challenge(ce)->limits->max_bundles_per_fetch, 5);

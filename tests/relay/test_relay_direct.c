@@ -27,8 +27,7 @@ static int teardown(void **state)
 
 static struct rt_client *user(struct rt_ident *id, const char *uid)
 {
-    rt_ident_new(id, uid);
-    return rt_connect_login(&g_relay, id);
+    return rt_user(&g_relay, id, uid);
 }
 
 static void expect_direct(struct rt_client *c, const char *from, uint64_t cmid,

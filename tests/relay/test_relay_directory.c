@@ -27,17 +27,11 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-static struct rt_client *user(struct rt_relay *r, struct rt_ident *id, const char *uid)
-{
-    rt_ident_new(id, uid);
-    return rt_connect_login(r, id);
-}
-
 static void publish_and_fetch(void **state)
 {
     (void)state;
     struct rt_ident a, b;
-    struct rt_client *ca = user(&g_relay, &a, "p-alice"), *cb = user(&g_relay, &b, "p-bob");
+    struct rt_client *ca = rt_user(&g_relay, &a, "p-alice"), *cb = rt_user(&g_relay, &b, "p-bob");
     E2ee__RelayResult *res = NULL;
     assert_non_null(ca);
     assert_non_null(cb);
@@ -85,7 +79,7 @@ static void low_prekey_notice(void **state)
 {
     (void)state;
     struct rt_ident a, b;
-    struct rt_client *ca = user(&g_relay, &a, "l-alice"), *cb = user(&g_relay, &b, "l-bob");
+    struct rt_client *ca = rt_user(&g_relay, &a, "l-alice"), *cb = rt_user(&g_relay, &b, "l-bob");
     assert_non_null(ca);
     assert_non_null(cb);
     E2ee__RelayEvent *created = rt_next_event(ca, RT_TIMEOUT_MS); /* l-bob registered */
@@ -114,12 +108,12 @@ static void list_users_paging(void **state)
     char uid[32];
     for (int i = 0; i < 5; i++) {
         snprintf(uid, sizeof uid, "u-list-%d", i);
-        struct rt_client *c = user(&g_relay, &ids[i], uid);
+        struct rt_client *c = rt_user(&g_relay, &ids[i], uid);
         assert_non_null(c);
         rt_close(c);
     }
     struct rt_ident me;
-    struct rt_client *c = user(&g_relay, &me, "u-lister");
+    struct rt_client *c = rt_user(&g_relay, &me, "u-lister");
     assert_non_null(c);
     char after[65] = "u-list-";
     int seen = 0, pages = 0;
@@ -156,9 +150,9 @@ static void user_events_to_everyone(void **state)
     (void)state;
     struct rt_ident w, n;
     int code = 0;
-    struct rt_client *cw = user(&g_relay, &w, "e-watcher");
+    struct rt_client *cw = rt_user(&g_relay, &w, "e-watcher");
     assert_non_null(cw);
-    struct rt_client *cn = user(&g_relay, &n, "e-newbie");
+    struct rt_client *cn = rt_user(&g_relay, &n, "e-newbie");
     assert_non_null(cn);
     E2ee__RelayEvent *ev = rt_next_event(cw, RT_TIMEOUT_MS);
     assert_non_null(ev);
@@ -205,15 +199,15 @@ static void user_events_to_group_peers(void **state)
     struct rt_relay_opts o = {.config = "user_events = groups\n"};
     struct rt_ident g, h, i, j;
     assert_int_equal(rt_relay_start(&r, &o), 0);
-    struct rt_client *cg = user(&r, &g, "gina"), *ch = user(&r, &h, "hank");
-    struct rt_client *ci = user(&r, &i, "ivan");
+    struct rt_client *cg = rt_user(&r, &g, "gina"), *ch = rt_user(&r, &h, "hank");
+    struct rt_client *ci = rt_user(&r, &i, "ivan");
     assert_non_null(cg);
     assert_non_null(ch);
     assert_non_null(ci);
     assert_int_equal(rt_create_group(cg, "club", NULL), 0);
     assert_int_equal(rt_join_group(ch, "club", NULL), 0);
     /* a newcomer shares no group: nobody hears of it */
-    struct rt_client *cj = user(&r, &j, "judy");
+    struct rt_client *cj = rt_user(&r, &j, "judy");
     assert_non_null(cj);
     E2ee__ClientFrame f = E2EE__CLIENT_FRAME__INIT;
     E2ee__RelayDeleteAccount m = E2EE__RELAY_DELETE_ACCOUNT__INIT;

@@ -15,12 +15,6 @@
 #include "relaytest.h"
 #include "testutil.h"
 
-static struct rt_client *user(struct rt_relay *r, struct rt_ident *id, const char *uid)
-{
-    rt_ident_new(id, uid);
-    return rt_connect_login(r, id);
-}
-
 static void send_text(struct rt_client *c, const char *to, uint64_t cmid)
 {
     char text[32];
@@ -35,7 +29,7 @@ static void kill_restart_direct_and_group(void **state)
     struct rt_ident a, b;
     uint64_t epoch = 0;
     assert_int_equal(rt_relay_start(&r, NULL), 0);
-    struct rt_client *ca = user(&r, &a, "k-alice"), *cb = user(&r, &b, "k-bob");
+    struct rt_client *ca = rt_user(&r, &a, "k-alice"), *cb = rt_user(&r, &b, "k-bob");
     assert_non_null(ca);
     assert_non_null(cb);
     assert_int_equal(rt_create_group(ca, "k-group", NULL), 0);
@@ -118,7 +112,7 @@ static void kill_under_load(void **state)
     static uint64_t reqs[N];
     static int acked[N + 1], seen[N + 1];
     assert_int_equal(rt_relay_start(&r, NULL), 0);
-    struct rt_client *ca = user(&r, &a, "l-alice"), *cb = user(&r, &b, "l-bob");
+    struct rt_client *ca = rt_user(&r, &a, "l-alice"), *cb = rt_user(&r, &b, "l-bob");
     assert_non_null(ca);
     assert_non_null(cb);
     rt_close(cb);
@@ -188,7 +182,7 @@ static void group_commit(void **state)
     struct rt_ident a, b;
     char *body = NULL;
     assert_int_equal(rt_relay_start(&r, &o), 0);
-    struct rt_client *ca = user(&r, &a, "c-alice"), *cb = user(&r, &b, "c-bob");
+    struct rt_client *ca = rt_user(&r, &a, "c-alice"), *cb = rt_user(&r, &b, "c-bob");
     assert_non_null(ca);
     assert_non_null(cb);
     assert_int_equal(rt_http_get(r.metrics_port, "/metrics", &body), 200);
@@ -232,7 +226,7 @@ static void sigterm_going_away(void **state)
     int code = 0;
     char reason[128];
     assert_int_equal(rt_relay_start(&r, NULL), 0);
-    struct rt_client *ca = user(&r, &a, "t-alice");
+    struct rt_client *ca = rt_user(&r, &a, "t-alice");
     struct rt_client *anon = rt_connect(&r);
     assert_non_null(ca);
     assert_non_null(anon);
@@ -299,7 +293,7 @@ static void schema_migrations(void **state)
     struct rt_ident a, b;
     char err[2048];
     assert_int_equal(rt_relay_start(&r, NULL), 0);
-    struct rt_client *ca = user(&r, &a, "m-alice"), *cb = user(&r, &b, "m-bob");
+    struct rt_client *ca = rt_user(&r, &a, "m-alice"), *cb = rt_user(&r, &b, "m-bob");
     assert_non_null(ca);
     assert_non_null(cb);
     rt_close(cb);

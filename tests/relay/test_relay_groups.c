@@ -30,8 +30,7 @@ static int teardown(void **state)
 
 static struct rt_client *user(struct rt_ident *id, const char *uid)
 {
-    rt_ident_new(id, uid);
-    return rt_connect_login(&g_relay, id);
+    return rt_user(&g_relay, id, uid);
 }
 
 /* Takes the next delivery: a group event of that kind about `who`. Returns it. */
