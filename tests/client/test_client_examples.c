@@ -2,6 +2,7 @@
  * The example programs (examples/) work against a real relay: the echo bot answers a group
  * text, the direct-message program delivers its message and exits 0.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,13 +33,17 @@ static int teardown(void **state)
     return 0;
 }
 
-static pid_t spawn(const char *prog, char *const argv[])
+/* Starts a program of the build; its stderr goes to err_path when given. */
+static pid_t spawn(const char *prog, char *const argv[], const char *err_path)
 {
     char path[512];
     pid_t pid;
     snprintf(path, sizeof path, "%s/%s", tu_bin_dir(), prog);
     pid = fork();
     if (pid == 0) {
+        int fd = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
+        if (fd >= 0)
+            dup2(fd, 2);
         execv(path, argv);
         _exit(127);
     }
@@ -68,7 +73,7 @@ static void test_echo_bot(void **state)
 
     snprintf(store, sizeof store, "%s/ex-bot.db", ct_tmpdir());
     g_bot = spawn("e2ee-example-echo-bot", (char *[]){"e2ee-example-echo-bot", g_relay.url,
-                                                      "ex-bot", store, "ex-room", NULL});
+                                                      "ex-bot", store, "ex-room", NULL}, NULL);
     assert_true(g_bot > 0);
     /* the bot creates the group once connected */
     for (int i = 0; i < 200 && rc == E2EE_ERR_NO_SUCH_GROUP; i++) {
@@ -89,17 +94,26 @@ static void test_echo_bot(void **state)
 static void test_direct_message(void **state)
 {
     struct ct_client *b = ct_client_new(&g_relay, "ex-bob", NULL);
-    char store[400];
+    char store[400], errs[400], line[512];
     pid_t pid;
+    FILE *f;
     (void)state;
 
     snprintf(store, sizeof store, "%s/ex-dm.db", ct_tmpdir());
+    snprintf(errs, sizeof errs, "%s/ex-dm.err", ct_tmpdir());
     pid = spawn("e2ee-example-dm", (char *[]){"e2ee-example-dm", g_relay.url, "ex-dm", store,
-                                              "ex-bob", "hello from the example", NULL});
+                                              "ex-bob", "hello from the example", NULL},
+                errs);
     assert_true(pid > 0);
     ct_expect(b, &(struct ct_match){.type = E2EE_EVENT_DIRECT_TEXT, .from = "ex-dm",
                                     .text = "hello from the example"});
     assert_int_equal(wait_exit(pid, CT_WAIT_MS), 0); /* it saw the delivered ack */
+    /* libwebsockets' notices ("[time] N: ...") stay out of the application's stderr */
+    f = fopen(errs, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        assert_null(strstr(line, "] N: "));
+    fclose(f);
     ct_client_free(b);
 }
 
