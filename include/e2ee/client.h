@@ -145,6 +145,15 @@ struct e2ee_client_config {
     uint32_t reconnect_min_ms;
     uint32_t reconnect_max_ms;
 
+    /* Keepalive: when the connection has been idle this many seconds, the client sends a
+     * WebSocket ping; when no answer came within as long again, the connection counts as
+     * lost (E2EE_EVENT_DISCONNECT, then the reconnect policy). Finds a dead relay or network
+     * path that TCP alone would not report for minutes. The loop must run for the answer to
+     * be read: a process that cannot call e2ee_client_loop() for longer than twice this is
+     * disconnected. 0: no pings (the relay may still close a connection it finds dead after
+     * its own idle_timeout). Default 30; at most 32767. */
+    uint32_t keepalive_s;
+
     /* Transition window for group keys: after a member's sender key changes, messages under
      * its previous keys are still accepted for this long and for at most this many previous
      * keys per member, then the old keys are wiped. Defaults 60 s and 3. */
@@ -187,7 +196,8 @@ typedef struct e2ee_client e2ee_client;
  *                     a user id character outside the id syntax,
  *                     reconnect_max_ms < reconnect_min_ms
  *   E2EE_ERR_RANGE    transition_window_s over one week, transition_window_keys over 16,
- *                     pending_timeout_s 0 or over 86400, reconnect_max_ms over one day
+ *                     pending_timeout_s 0 or over 86400, reconnect_max_ms over one day,
+ *                     keepalive_s over 32767
  *   E2EE_ERR_LENGTH   user_id empty or too long
  *   E2EE_ERR_STATE    the store belongs to another user id
  *   E2EE_ERR_CORRUPT  the store file is not an e2ee store or is damaged

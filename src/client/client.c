@@ -16,6 +16,7 @@ void e2ee_client_config_init(struct e2ee_client_config *cfg)
         cfg->ack_group = 1;
         cfg->reconnect_min_ms = E2EE__NET_RETRY_MIN_MS_DEFAULT;
         cfg->reconnect_max_ms = E2EE__NET_RETRY_MAX_MS_DEFAULT;
+        cfg->keepalive_s = E2EE__NET_PING_S_DEFAULT;
         cfg->transition_window_s = E2EE_SENDER_KEY_WINDOW_MS_DEFAULT / 1000;
         cfg->transition_window_keys = E2EE_SENDER_KEY_WINDOW_STATES_DEFAULT;
         cfg->pending_timeout_s = E2EE__CLIENT_PENDING_TIMEOUT_S_DEFAULT;
@@ -35,7 +36,8 @@ static int check_config(const struct e2ee_client_config *cfg)
               cfg->transition_window_keys > E2EE_SENDER_KEY_WINDOW_STATES_MAX ||
               cfg->pending_timeout_s == 0 ||
               cfg->pending_timeout_s > E2EE__CLIENT_PENDING_TIMEOUT_S_MAX ||
-              cfg->reconnect_max_ms > E2EE__CLIENT_RECONNECT_MAX_LIMIT_MS))
+              cfg->reconnect_max_ms > E2EE__CLIENT_RECONNECT_MAX_LIMIT_MS ||
+              cfg->keepalive_s > E2EE__NET_PING_S_MAX))
         rc = E2EE_ERR_RANGE;
     else if (rc == E2EE_OK && cfg->identity_policy != E2EE_IDENTITY_BLOCK &&
              cfg->identity_policy != E2EE_IDENTITY_ACCEPT)
@@ -98,6 +100,7 @@ static int open_net(struct e2ee_client *c, const struct e2ee_client_config *cfg)
     nc.ca_file = cfg->tls_ca_file;
     nc.allow_self_signed = cfg->tls_allow_self_signed;
     nc.max_frame = E2EE__CLIENT_NET_FRAME_MAX;
+    nc.ping_s = cfg->keepalive_s;
     if (cfg->reconnect_min_ms > 0) { /* 0: the transport's defaults, never used (no retry) */
         nc.retry_min_ms = cfg->reconnect_min_ms;
         nc.retry_max_ms = cfg->reconnect_max_ms;

@@ -32,8 +32,7 @@ static int check_config(const struct e2ee__net_config *c)
     else if (c->retry_min_ms == 0 || c->retry_max_ms < c->retry_min_ms ||
              c->retry_max_ms > E2EE__NET_RETRY_MS_LIMIT)
         rc = E2EE_ERR_RANGE;
-    /* lws keeps these in 16-bit fields (the hang-up after twice the ping interval) */
-    else if (c->ping_s > UINT16_MAX / 2 || c->connect_timeout_s == 0 ||
+    else if (c->ping_s > E2EE__NET_PING_S_MAX || c->connect_timeout_s == 0 ||
              c->connect_timeout_s > UINT16_MAX)
         rc = E2EE_ERR_RANGE;
     return rc;

@@ -50,6 +50,7 @@
 #define E2EE__NET_RETRY_MAX_MS_DEFAULT 30000
 #define E2EE__NET_RETRY_MS_LIMIT (24u * 3600 * 1000)  /* longest retry delay accepted */
 #define E2EE__NET_PING_S_DEFAULT 30                   /* idle time before a WebSocket ping */
+#define E2EE__NET_PING_S_MAX 32767 /* lws keeps the hang-up (twice this) in 16 bits */
 #define E2EE__NET_CONNECT_TIMEOUT_S_DEFAULT 15
 #define E2EE__NET_TICK_MS 1000 /* longest wait e2ee__net_timeout_ms() asks for (lws timers,
                                  * whose resolution is seconds), as E2EE__NET_FOREVER_WAIT_MS */

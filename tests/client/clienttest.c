@@ -275,6 +275,8 @@ struct ct_client *ct_client_new(const struct rt_relay *r, const char *name,
     cl->cfg.identity_policy = o->accept_identity ? E2EE_IDENTITY_ACCEPT : E2EE_IDENTITY_BLOCK;
     if (o->pending_timeout_s)
         cl->cfg.pending_timeout_s = o->pending_timeout_s;
+    if (o->keepalive_s)
+        cl->cfg.keepalive_s = o->keepalive_s < 0 ? 0 : (uint32_t)o->keepalive_s;
     cl->cfg.event_cb = on_event;
     cl->cfg.user_data = cl;
     cl->cfg.log_cb = on_log;

@@ -76,6 +76,7 @@ struct ct_opts {
     int accept_identity; /* policy ACCEPT (default BLOCK) */
     uint32_t pending_timeout_s;
     int no_connect;      /* create and start the loop, but do not connect */
+    int keepalive_s;     /* 0: the default; -1: no pings */
 };
 
 /* Creates a client for `name` on relay r, starts its loop thread, connects, waits for

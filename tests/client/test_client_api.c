@@ -64,6 +64,7 @@ static void test_config(void **state)
     assert_int_equal(cfg.ack_group, 1);
     assert_int_equal(cfg.reconnect_min_ms, 500);
     assert_int_equal(cfg.reconnect_max_ms, 30000);
+    assert_int_equal(cfg.keepalive_s, 30);
     assert_int_equal(cfg.transition_window_s, 60);
     assert_int_equal(cfg.transition_window_keys, 3);
     assert_int_equal(cfg.identity_policy, E2EE_IDENTITY_BLOCK);
@@ -105,6 +106,13 @@ static void test_config(void **state)
     base_config(&cfg, "cfg-ok");
     cfg.transition_window_s = 8 * 24 * 3600;
     assert_int_equal(try_new(&cfg), E2EE_ERR_RANGE);
+    base_config(&cfg, "cfg-ok");
+    cfg.keepalive_s = 32768;
+    assert_int_equal(try_new(&cfg), E2EE_ERR_RANGE);
+    cfg.keepalive_s = 32767;
+    assert_int_equal(try_new(&cfg), E2EE_OK);
+    cfg.keepalive_s = 0;
+    assert_int_equal(try_new(&cfg), E2EE_OK);
 
     /* a store belongs to one user */
     snprintf(path, sizeof path, "%s/cfg-owner.db", ct_tmpdir());

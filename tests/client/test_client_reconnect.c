@@ -5,6 +5,7 @@
  * arrives exactly once (the client resends what had no answer; the relay and the
  * recipient drop the duplicates).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,12 +140,40 @@ static void test_pacing(void **state)
     ct_client_free(b);
 }
 
+/* A relay that stops answering (SIGSTOP: TCP stays up, nothing is read) is found by the
+ * keepalive: the client with pings disconnects and reconnects once the relay runs again;
+ * the one without pings notices nothing. With the default (30 s, hang-up after 60 s) no
+ * disconnect would come within the wait. */
+static void test_keepalive(void **state)
+{
+    struct ct_client *a = ct_client_new(&g_relay, "ka-alice", &(struct ct_opts){.keepalive_s = 2});
+    struct ct_client *b = ct_client_new(&g_relay, "ka-bob", &(struct ct_opts){.keepalive_s = -1});
+    const struct ct_event *e;
+    (void)state;
+
+    ct_direct_roundtrip(a, b, "alive");
+    assert_int_equal(kill(g_relay.pid, SIGSTOP), 0);
+    e = ct_wait(a, &(struct ct_match){.type = E2EE_EVENT_DISCONNECT}, CT_WAIT_MS);
+    assert_non_null(e);
+    assert_int_equal(e->will_reconnect, 1);
+    assert_int_equal(ct_count(b, &(struct ct_match){.type = E2EE_EVENT_DISCONNECT}), 0);
+    assert_int_equal(e2ee_client_is_connected(b->c), 1);
+    assert_int_equal(kill(g_relay.pid, SIGCONT), 0);
+    assert_int_equal(ct_wait_n(a, &(struct ct_match){.type = E2EE_EVENT_CONNECT}, 2, CT_WAIT_MS),
+                     2);
+    ct_direct_roundtrip(a, b, "alive again");
+    ct_direct_roundtrip(b, a, "and back");
+    ct_client_free(a);
+    ct_client_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_restart),
         cmocka_unit_test(test_relay_killed_mid_burst),
         cmocka_unit_test(test_pacing),
+        cmocka_unit_test(test_keepalive),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
