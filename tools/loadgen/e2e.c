@@ -613,6 +613,10 @@ static int setup(struct e2e *e, const char *url)
         cfg.user_data = cl;
         cfg.ack_group = 0;
         cfg.ack_direct = 0;
+        if (lg->keepalive_s != LG_KEEPALIVE_DEFAULT)
+            cfg.keepalive_s = lg->keepalive_s;
+        else if (lg->mode == LG_MODE_REKEY)
+            cfg.keepalive_s = 0;
         if (e2ee_client_new(&cl->c, &cfg) != E2EE_OK || ep_add_client(e, i) != 0) {
             snprintf(lg->fail_why, sizeof lg->fail_why, "client %u: cannot create", i);
             return -1;

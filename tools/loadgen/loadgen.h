@@ -182,6 +182,9 @@ struct lg_counters {
     uint64_t refused[LG_CODES]; /* refused requests by -code */
 };
 
+#define LG_KEEPALIVE_DEFAULT UINT32_MAX
+#define LG_KEEPALIVE_MAX 32767
+
 struct lg {
     /* options */
     enum lg_mode mode;
@@ -189,6 +192,7 @@ struct lg {
     size_t size;
     double duration_s, warmup_s, rate;
     uint32_t window;
+    uint32_t keepalive_s;       /* e2e and rekey clients; LG_KEEPALIVE_DEFAULT: per mode */
     char run_id[16];
     /* state */
     struct lg_ws *ws;

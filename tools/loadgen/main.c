@@ -65,7 +65,7 @@ static void usage(FILE *f)
         "                    --clients N --group-size G --size BYTES --duration SECONDS\n"
         "                    [--rate MSGS_PER_S] [--window W] [--senders S] [--warmup SECONDS]\n"
         "                    [--relay-pid PID] [--relay-bin PATH] [--relay-set KEY=VALUE]...\n"
-        "                    [--store-sync full|normal] [--relay-cpu N] [--cpu N]\n"
+        "                    [--store-sync full|normal] [--relay-cpu N] [--cpu N] [--keepalive S]\n"
         "Loopback only. N clients with real identities log in to the relay; K = N / G groups\n"
         "of G members are created; S members of each group (default all) send pre-encrypted\n"
         "messages of BYTES bytes: as fast as the relay accepts with W sends in flight each\n"
@@ -76,6 +76,9 @@ static void usage(FILE *f)
         "send call to the decrypted event. --mode rekey: the cost of the first send round\n"
         "of new groups and of the round after one member of each group left (with\n"
         "--senders S, only the first S members of each group send in both rounds).\n"
+        "--keepalive S: the e2e and rekey clients' keepalive_s (default 30; in rekey 0, and a\n"
+        "spawned relay gets ping_interval=3600 and idle_timeout=7200: one pass over all\n"
+        "clients of a large group can take minutes on one thread).\n"
         "--spawn starts build/bin/e2ee-relay (or --relay-bin) on a free port with a fresh\n"
         "store, pinned to --relay-cpu; its CPU and memory are read from /proc (--relay-pid\n"
         "for a relay started elsewhere). The last output line is key=value pairs.\n",
@@ -155,6 +158,7 @@ static int option(struct lg *lg, struct opts *o, const char *k, const char *v)
         {"--duration", NULL, NULL, 0, &lg->duration_s, LG_DURATION_MAX},
         {"--warmup", NULL, NULL, 0, &lg->warmup_s, LG_DURATION_MAX},
         {"--rate", NULL, NULL, 0, &lg->rate, LG_RATE_MAX},
+        {"--keepalive", NULL, &lg->keepalive_s, LG_KEEPALIVE_MAX, NULL, 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (strcmp(k, t[i].name) != 0)
@@ -475,7 +479,7 @@ static int start(struct lg *lg, struct opts *o, struct lg_relay_proc *rp, char *
 {
     static char binbuf[1024];
     static char conn_set[64], size_set[64], sync_set[64];
-    const char *sets[SETS_MAX + 6];
+    const char *sets[SETS_MAX + 8];
     size_t n = 0;
     if (!o->spawn) {
         int r = parse_url(o->url, host, hcap, port, path, pcap);
@@ -488,6 +492,10 @@ static int start(struct lg *lg, struct opts *o, struct lg_relay_proc *rp, char *
     sets[n++] = RELAY_USER_EVENTS;
     snprintf(conn_set, sizeof conn_set, "max_connections=%u", lg->n_clients + FD_SPARE);
     sets[n++] = conn_set;
+    if (lg->mode == LG_MODE_REKEY) {
+        sets[n++] = "ping_interval=3600";
+        sets[n++] = "idle_timeout=7200";
+    }
     if (lg->group_size > 1000) {
         snprintf(size_set, sizeof size_set, "max_group_size=%u", lg->group_size);
         sets[n++] = size_set;
@@ -556,6 +564,7 @@ int main(int argc, char **argv)
     memset(&rp, 0, sizeof rp);
     o.cpu = o.relay_cpu = -1;
     lg.size = DEFAULT_SIZE;
+    lg.keepalive_s = LG_KEEPALIVE_DEFAULT;
     lg.duration_s = DEFAULT_DURATION;
     lg.warmup_s = DEFAULT_WARMUP;
     if (parse_args(argc, argv, &lg, &o) != 0 || check_opts(&lg, &o) != 0) {
