@@ -14,7 +14,8 @@
 #    at half the latter with as many clients, and the rekey rounds of one group of
 #    E2EE_BENCH_REKEY_G members (default 100), then of one group of E2EE_BENCH_REKEY_BIG_G
 #    members (default 1000; 0 skips it, about 3 minutes, most of it creating the clients)
-#    where E2EE_BENCH_REKEY_SENDERS (default 10) members send.
+#    where E2EE_BENCH_REKEY_SENDERS (default 10) members send (1000: the full rounds, every
+#    member sends, about 30 minutes more).
 #
 # Each saturation figure is the median of RUNS runs (env E2EE_BENCH_RUNS, default 3) of
 # SECONDS seconds (E2EE_BENCH_RELAY_SECONDS, default 5). The machine may be shared: the
@@ -494,7 +495,8 @@ time is the wall time of the round, all clients in the load generator's one thre
 shared machine; the CPU column is that thread's CPU time for the round (the relay's is in
 \`report.kv\`, \`*_relay_cpu_s\`), which is what bounds it: libsodium's curve operations
 (per new session two Ed25519 verifications of the bundle and about four X25519 operations
-at the initiator, one verification and about four X25519 at the receiver, and one
+at the initiator, about four X25519 and one verification at the receiver, none when it
+already trusts the sender's key, as when both started a session at once, and one
 verification of the group message) take about three quarters of the first round, the Double
 Ratchet step and the store the rest of the second. Bytes are TCP payload (TCP_INFO of every
 client socket), WebSocket framing included.
@@ -504,12 +506,16 @@ key stale; a member makes and distributes its new key when it next sends, so mem
 not send cost nothing. Rotating eagerly, one pairwise distribution per member pair, costs
 G x (G - 1) pairwise messages at every change; lazily it costs (G - 1) per member who sends.
 A full round in which all 1,000 members send is 999,000 new sessions (about 20 minutes of
-this machine's CPU) and does not fit this report; the large group's row gives the cost of
-its first senders, which is that of every sender (per sender: the row divided by its
-senders). Full rounds stop scaling in one load-generator thread near 300 members anyway:
-every client then has about G pre-key messages to open per pass, one sweep over all
-clients takes longer than the clients' keepalive (a WebSocket ping every 30 s, hang-up
-after 60 s without one answered), connections drop and redeliveries pile up.
+this machine's CPU, all clients on one core); by default the large group's row gives the cost
+of its first senders, which is that of every sender (per sender: the row divided by its
+senders), and \`E2EE_BENCH_REKEY_SENDERS=1000 make bench\` runs the full rounds (about 30
+minutes more). In such a round one sweep of the load generator over all clients takes
+minutes, longer than a client's default keepalive (a WebSocket ping after 30 idle seconds,
+hang-up after 60 without an answer): --mode rekey turns the clients' pings off
+(\`keepalive_s\` 0) and gives the relay it spawns \`ping_interval=3600\` and
+\`idle_timeout=7200\`. The wall time is then the sum of every member's work on one core; on
+members' own devices the round takes about one member's share (CPU s / members) plus the
+relay's fan-out.
 
 ## Commands
 

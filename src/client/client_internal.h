@@ -466,9 +466,10 @@ int e2ee__peer_observe(struct e2ee_client *c, const char *user, const e2ee__iden
 /* 1 when messages with user are blocked (identity changed, policy BLOCK, not trusted). */
 int e2ee__peer_blocked(struct e2ee_client *c, const char *user);
 /* *settled = 1 when observing pub cannot drop sessions (user unknown, or pub its trusted
- * key): the key may then be verified by the X3DH that needs it and observed after. */
+ * key): the key may then be verified by the X3DH that needs it and observed after.
+ * *trusted (may be NULL) = 1 when pub is the trusted key (verified when first seen). */
 int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub,
-                       int *settled);
+                       int *settled, int *trusted);
 
 /* ---- envelope.c ---- */
 

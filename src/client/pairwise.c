@@ -70,20 +70,26 @@ int e2ee__pairwise_encrypt(struct e2ee_client *c, const char *user, const uint8_
 
 /* A pre-key message names its sender's identity: check it against what we trust. When that
  * cannot drop sessions (*late set), the check waits for the decryption, whose X3DH verifies
- * the identity anyway (one Ed25519 verification less per new session). */
+ * the identity anyway (one Ed25519 verification less per new session). *verified: the
+ * identity is known good (the trusted key, or verified here), so the X3DH need not verify
+ * it again (crossing first messages: both sides start a session, each learns the other's
+ * key from a bundle first). */
 static int check_sender(struct e2ee_client *c, const char *user, const uint8_t *msg,
-                        size_t len, e2ee__identity_pub *sender, int *late)
+                        size_t len, e2ee__identity_pub *sender, int *late, int *verified)
 {
     e2ee__pairwise_message_info info;
     int rc = e2ee__pairwise_message_peek(msg, len, &info);
     *late = 0;
+    *verified = 0;
     if (rc == E2EE_OK && info.is_prekey) {
         *sender = info.sender_identity;
-        rc = e2ee__peer_settled(c, user, &info.sender_identity, late);
+        rc = e2ee__peer_settled(c, user, &info.sender_identity, late, verified);
         if (rc == E2EE_OK && !*late)
             rc = e2ee__identity_pub_verify(&info.sender_identity);
         if (rc == E2EE_OK && !*late)
             rc = e2ee__peer_observe(c, user, &info.sender_identity);
+        if (rc == E2EE_OK && !*late)
+            *verified = 1;
     }
     return rc;
 }
@@ -95,20 +101,21 @@ int e2ee__pairwise_decrypt(struct e2ee_client *c, const char *user, const uint8_
     e2ee__prekey_source src;
     e2ee__address remote;
     e2ee__identity_pub sender;
-    int late = 0;
+    int late = 0, verified = 0;
     int rc = e2ee__peer_blocked(c, user) ? E2EE_ERR_UNTRUSTED_IDENTITY : E2EE_OK;
 
     memset(res, 0, sizeof *res);
     memset(&sender, 0, sizeof sender);
     if (rc == E2EE_OK)
-        rc = check_sender(c, user, msg, len, &sender, &late);
+        rc = check_sender(c, user, msg, len, &sender, &late, &verified);
     if (rc == E2EE_OK)
         rc = e2ee__address_set(&remote, user, E2EE__CLIENT_DEVICE);
     if (rc == E2EE_OK)
         rc = load_record(c, user, &rec);
     e2ee__keys_source(c, &src);
     if (rc == E2EE_OK)
-        rc = e2ee__session_decrypt(rec, c->id, &c->addr, &remote, NULL, &src, msg, len, res);
+        rc = e2ee__session_decrypt(rec, c->id, &c->addr, &remote, verified ? &sender : NULL,
+                                   &src, msg, len, res);
     if (rc == E2EE_OK && late) /* the decryption verified the sender's identity */
         rc = e2ee__peer_observe(c, user, &sender);
     if (rc == E2EE_OK && res->used_one_time_prekey) {
@@ -347,7 +354,7 @@ static int install_bundle(struct e2ee_client *c, const char *user, const E2ee__R
 
     *peer_code = bundle_from_relay(rb, user, &b);
     if (*peer_code == E2EE_OK)
-        rc = e2ee__peer_settled(c, user, &b.identity, &settled);
+        rc = e2ee__peer_settled(c, user, &b.identity, &settled, NULL);
     if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)
         *peer_code = e2ee__prekey_bundle_verify(&b);
     if (rc == E2EE_OK && *peer_code == E2EE_OK && !settled)

@@ -103,13 +103,16 @@ int e2ee__peer_observe(struct e2ee_client *c, const char *user, const e2ee__iden
 
 /* Observing pub for user cannot change what is trusted (no session is dropped) when the
  * user is unknown or pub is its trusted key: callers may then verify the key first by the
- * X3DH that needs it anyway and observe it after (one Ed25519 verification less). */
+ * X3DH that needs it anyway and observe it after (one Ed25519 verification less). *trusted
+ * (may be NULL): pub is the trusted key, whose binding was verified when it was first seen
+ * (every key is verified before it is observed), so it need not be verified again. */
 int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__identity_pub *pub,
-                       int *settled)
+                       int *settled, int *trusted)
 {
     struct e2ee__store_peer p;
     uint8_t key[PEER_KEY_LEN];
     int rc = e2ee__store_peer_get(c->st, user, &p);
+    int same = 0;
 
     *settled = 0;
     peer_key(pub, key);
@@ -117,8 +120,11 @@ int e2ee__peer_settled(struct e2ee_client *c, const char *user, const e2ee__iden
         *settled = 1;
         rc = E2EE_OK;
     } else if (rc == E2EE_OK) {
-        *settled = p.trusted_len == PEER_KEY_LEN && memcmp(p.trusted_key, key, PEER_KEY_LEN) == 0;
+        same = p.trusted_len == PEER_KEY_LEN && memcmp(p.trusted_key, key, PEER_KEY_LEN) == 0;
+        *settled = same;
     }
+    if (trusted)
+        *trusted = same;
     return rc;
 }
 

@@ -122,7 +122,9 @@ static void start_attempt(struct e2ee__net *net)
             cc.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED |
                                  LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
     }
-    cc.retry_and_idle_policy = net->ping_on ? &net->ping_policy : NULL;
+    /* always a policy of our own: without one lws applies its context default (a ping after
+     * 5 idle minutes, hang-up 10 s later), so "no pings" needs both intervals 0 */
+    cc.retry_and_idle_policy = &net->ping_policy;
 
     net->state = E2EE__NET_ST_CONNECTING;
     net->closing = 0;

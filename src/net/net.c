@@ -47,7 +47,6 @@ static void copy_config(struct e2ee__net *net, const struct e2ee__net_config *c)
     net->hold_until_release = c->hold_until_release != 0;
     net->cb = c->cb;
     net->user = c->user;
-    net->ping_on = c->ping_s > 0;
     net->ping_policy.secs_since_valid_ping = (uint16_t)c->ping_s;
     net->ping_policy.secs_since_valid_hangup = (uint16_t)(2 * c->ping_s);
     net->protocols[0].name = E2EE__NET_SUBPROTOCOL;

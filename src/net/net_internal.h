@@ -39,8 +39,7 @@ struct e2ee__net {
     e2ee__net_cb cb;
     void *user;
     struct lws_protocols protocols[2];
-    lws_retry_bo_t ping_policy;
-    int ping_on;
+    lws_retry_bo_t ping_policy; /* keepalive; both intervals 0: none */
     struct lws_context *ctx;
     int wake_fd;
 

@@ -420,11 +420,13 @@ static int decrypt_prekey(e2ee__session_record *rec, const e2ee__identity *local
     struct parsed_prekey p;
     memset(&p, 0, sizeof p);
     int rc = parse_prekey(&p, m);
-    if (rc == E2EE_OK && e2ee__identity_pub_verify(&p.info.sender_identity) != E2EE_OK)
-        rc = E2EE_ERR_AUTH;
-    if (rc == E2EE_OK && expected_remote &&
-        !e2ee__identity_pub_equal(expected_remote, &p.info.sender_identity))
+    int known = rc == E2EE_OK && expected_remote &&
+                e2ee__identity_pub_equal(expected_remote, &p.info.sender_identity);
+    if (rc == E2EE_OK && expected_remote && !known)
         rc = E2EE_ERR_UNTRUSTED_IDENTITY;
+    /* the caller verified expected_remote: the same identity is not verified again */
+    if (rc == E2EE_OK && !known && e2ee__identity_pub_verify(&p.info.sender_identity) != E2EE_OK)
+        rc = E2EE_ERR_AUTH;
     if (rc == E2EE_OK)
         rc = result_alloc(res, p.inner.ctlen);
     if (rc != E2EE_OK)

@@ -130,8 +130,10 @@ E2EE_MUST_CHECK int e2ee__session_encrypt(e2ee__session_record *rec, const e2ee_
  * to remote_addr. A pre-key message is first matched to an existing responder state by its
  * base key; otherwise X3DH runs as responder with the keys that `prekeys` returns (prekeys
  * may be NULL when the caller expects no pre-key message: E2EE_ERR_UNKNOWN_KEY then).
- * expected_remote (may be NULL): when given, a pre-key message from another identity is
- * refused with E2EE_ERR_UNTRUSTED_IDENTITY before anything else is done.
+ * expected_remote (may be NULL): an identity the caller verified (e2ee__identity_pub_verify)
+ * or took from a key it verified before. When given, a pre-key message from another identity
+ * is refused with E2EE_ERR_UNTRUSTED_IDENTITY before anything else is done, and one from
+ * exactly this identity is not verified again (one Ed25519 verification less).
  *
  * On E2EE_OK, *res holds the plaintext and what happened (see the struct). Errors:
  *   E2EE_ERR_DECODE / E2EE_ERR_VERSION / E2EE_ERR_TOO_LARGE: malformed message;

@@ -458,6 +458,29 @@ static void test_wrong_identity(void **state)
     pm->prekey->identity->dh_signature.data[3] ^= 1;
     assert_int_equal(e2ee__wire_pack(raw, len + 64, &forged, &flen), E2EE_OK);
     assert_int_equal(dec_fail(&p.b, p.rb, &p.a, forged, flen), E2EE_ERR_AUTH);
+    /* (that one names carol's keys with a broken signature) ... also when the caller names
+     * that very identity as expected, so that its signature is not checked: the X3DH and
+     * the associated data bind the keys, which are not alice's */
+    {
+        e2ee__pairwise_message_info info;
+        e2ee__session_decrypt_result res2;
+        e2ee__session_record *fresh = NULL;
+        assert_int_equal(e2ee__pairwise_message_peek(forged, flen, &info), E2EE_OK);
+        assert_int_equal(e2ee__session_record_new(&fresh), E2EE_OK);
+        assert_int_equal(e2ee__session_decrypt(fresh, p.b.id, &p.b.addr, &p.a.addr,
+                                               &info.sender_identity, &p.b.source, forged, flen,
+                                               &res2),
+                         E2EE_ERR_AUTH);
+        assert_int_equal(e2ee__session_record_state_count(fresh), 0);
+        /* the genuine message with its genuine identity expected opens */
+        assert_int_equal(e2ee__session_decrypt(fresh, p.b.id, &p.b.addr, &p.a.addr,
+                                               e2ee__identity_public(p.a.id), &p.b.source, m,
+                                               len, &res2),
+                         E2EE_OK);
+        assert_memory_equal(res2.plaintext, "for bob", 7);
+        e2ee__session_decrypt_result_cleanup(&res2);
+        e2ee__session_record_free(fresh);
+    }
     free(forged);
     /* unknown signed and one-time prekey ids */
     e2ee__wire_free(raw);
