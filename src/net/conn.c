@@ -419,6 +419,15 @@ done:
     return;
 }
 
+/* An attempt that lws ends without LWS_CALLBACK_CLIENT_CONNECTION_ERROR: a time-out while
+ * waiting for the relay's handshake answer (or a close then) comes as CLOSED_CLIENT_HTTP and
+ * WSI_DESTROY only. Without this the attempt would stay "connecting" for ever. */
+static void on_attempt_dropped(struct e2ee__net *net, struct lws *wsi)
+{
+    if (wsi == net->wsi && net->state == E2EE__NET_ST_CONNECTING && !net->destroying)
+        attempt_failed(net, "no handshake answer from the relay (timed out or closed)");
+}
+
 int e2ee__net_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                            void *in, size_t len)
 {
@@ -442,6 +451,10 @@ int e2ee__net_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
         return 0;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         on_connection_error(net, in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+    case LWS_CALLBACK_WSI_DESTROY:
+        on_attempt_dropped(net, wsi);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (!net->destroying)

@@ -7,11 +7,16 @@
  * family and the caller's-own-loop integration. No test asserts a wall-clock time; waits have a
  * generous safety limit so that a broken build fails instead of hanging.
  */
+#include <arpa/inet.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "net/backoff.h"
 #include "net_harness.h"
@@ -310,6 +315,106 @@ static void test_reconnect_backoff(void **state)
     e = nh_get(&f->rec, nh_find(&f->rec, E2EE__NET_EV_RETRY_SCHEDULED, retries + 1));
     assert_int_equal(e.attempt, 2);
     assert_int_equal(e.delay_ms, e2ee__backoff_next(&ref, 2));
+}
+
+/* ---- a peer that breaks the WebSocket handshake ---- */
+
+/* A loopback TCP server that reads each request and answers it with `reply` (may be empty),
+ * then closes; with reply NULL it answers nothing and keeps the connection open. */
+struct bad_peer {
+    int fd, port;
+    const char *reply;
+    unsigned accepted;
+    volatile int stop;
+    pthread_t th;
+};
+
+static void *bad_peer_main(void *arg)
+{
+    struct bad_peer *b = arg;
+    while (!b->stop) {
+        struct pollfd p = {b->fd, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int c = accept(b->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        if (!b->reply) { /* silent: holds the connection until it is closed */
+            char buf[2048];
+            while (!b->stop && read(c, buf, sizeof buf) > 0)
+                ;
+            close(c);
+            b->accepted++;
+            continue;
+        }
+        char req[2048];
+        struct pollfd pc = {c, POLLIN, 0};
+        if (poll(&pc, 1, 2000) > 0 && read(c, req, sizeof req) > 0 && b->reply[0])
+            (void)!write(c, b->reply, strlen(b->reply));
+        close(c);
+        b->accepted++;
+    }
+    return NULL;
+}
+
+static void bad_peer_start(struct bad_peer *b, const char *reply)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    memset(b, 0, sizeof *b);
+    b->reply = reply;
+    b->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(b->fd >= 0);
+    assert_int_equal(bind(b->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(b->fd, 16), 0);
+    assert_int_equal(getsockname(b->fd, (struct sockaddr *)&a, &len), 0);
+    b->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&b->th, NULL, bad_peer_main, b), 0);
+}
+
+static void bad_peer_stop(struct bad_peer *b)
+{
+    b->stop = 1;
+    pthread_join(b->th, NULL);
+    close(b->fd);
+}
+
+/* Whatever way the handshake breaks (no answer at all, closed at once, a plain HTTP answer, a
+ * refusal, half a response, a wrong accept key), the attempt is reported failed and the next one follows: a connection that
+ * libwebsockets closes as an HTTP client (LWS_CALLBACK_CLOSED_CLIENT_HTTP) must not leave the
+ * transport waiting in "connecting" for ever. */
+static void test_handshake_broken(void **state)
+{
+    static const char *const replies[] = {
+        NULL,
+        "",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n",
+    };
+    struct fx *f = *state;
+    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        struct bad_peer b;
+        struct nh_rec rec;
+        struct e2ee__net *net = NULL;
+        bad_peer_start(&b, replies[i]);
+        nh_rec_init(&rec);
+        nh_config(&f->cfg, f->url, sizeof f->url, b.port, &rec);
+        f->cfg.connect_timeout_s = 1;
+        assert_int_equal(e2ee__net_new(&net, &f->cfg), E2EE_OK);
+        rec.net = net;
+        assert_int_equal(e2ee__net_connect(net), E2EE_OK);
+        assert_int_equal(e2ee__net_loop_start(net), E2EE_OK);
+        if (nh_wait(&rec, E2EE__NET_EV_CONNECT_FAILED, 3) < 3)
+            fail_msg("reply %zu: %zu attempts failed, %u connections, want 3 failures", i,
+                     nh_count(&rec, E2EE__NET_EV_CONNECT_FAILED), b.accepted);
+        assert_int_equal(nh_count(&rec, E2EE__NET_EV_CONNECTED), 0);
+        e2ee__net_free(net);
+        nh_rec_cleanup(&rec);
+        bad_peer_stop(&b);
+    }
 }
 
 static void test_queue_survives_reconnect(void **state)
@@ -706,6 +811,7 @@ int main(void)
         FX(test_text_frame_refused),
         FX(test_server_close_with_reason),
         FX(test_reconnect_backoff),
+        FX(test_handshake_broken),
         FX(test_queue_survives_reconnect),
         FX(test_send_from_threads),
         FX(test_hold_priority_volatile),
