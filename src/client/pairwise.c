@@ -84,12 +84,12 @@ static int check_sender(struct e2ee_client *c, const char *user, const uint8_t *
     if (rc == E2EE_OK && info.is_prekey) {
         *sender = info.sender_identity;
         rc = e2ee__peer_settled(c, user, &info.sender_identity, late, verified);
-        if (rc == E2EE_OK && !*late)
+        if (rc == E2EE_OK && !*late) {
             rc = e2ee__identity_pub_verify(&info.sender_identity);
-        if (rc == E2EE_OK && !*late)
-            rc = e2ee__peer_observe(c, user, &info.sender_identity);
-        if (rc == E2EE_OK && !*late)
-            *verified = 1;
+            if (rc == E2EE_OK)
+                rc = e2ee__peer_observe(c, user, &info.sender_identity);
+            *verified = rc == E2EE_OK;
+        }
     }
     return rc;
 }

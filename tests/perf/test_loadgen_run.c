@@ -3,8 +3,8 @@
  * with a key=value line carrying every documented key, with deliveries counted and no
  * errors; an idle run reports the relay's memory; a short e2e run (clients of the client
  * library) delivers every message it sent, decrypted, to every other member, also with 120
- * clients on the one epoll set; a rekey run
- * reports its rounds; a relay URL that is not loopback is refused.
+ * clients on the one epoll set; a rekey run reports its rounds; a relay URL that is not
+ * loopback, missing options and a bad option value are refused.
  * Rates and times are printed, never asserted.
  */
 #include <stdio.h>
@@ -15,7 +15,6 @@
 #include "testutil.h"
 
 #define OUT_MAX 65536
-#define OUT_BIG (1024 * 1024) /* hundreds of clients: libwebsockets logs two lines each */
 
 /* Runs e2ee-loadgen with args (stderr into stdout); returns the exit status. */
 static int run(const char *args, char *out, size_t cap)
@@ -151,10 +150,10 @@ static void e2e_run(void **state)
 static void e2e_many_clients_run(void **state)
 {
     (void)state;
-    char *out = malloc(OUT_BIG);
+    char *out = malloc(OUT_MAX);
     assert_non_null(out);
     int rc = run("--spawn --mode e2e --clients 120 --group-size 3 --window 2 --duration 0.5 "
-                 "--warmup 0.2", out, OUT_BIG);
+                 "--warmup 0.2", out, OUT_MAX);
     assert_int_equal(rc, 0);
     const char *line = report_line(out, "mode=e2e ");
     assert_true(value(line, "errors") == 0);
@@ -181,7 +180,7 @@ static void rekey_run(void **state)
     free(out);
 }
 
-static void bad_urls_refused(void **state)
+static void bad_input_refused(void **state)
 {
     (void)state;
     char *out = malloc(OUT_MAX);
@@ -193,6 +192,10 @@ static void bad_urls_refused(void **state)
                          "--group-size 2", out, OUT_MAX), 1);
     assert_int_equal(run("--mode saturate --clients 4 --group-size 2", out, OUT_MAX), 2);
     assert_int_equal(run("--spawn --mode saturate --clients 4 --group-size 9", out, OUT_MAX), 2);
+    assert_int_equal(run("--spawn --mode rekey --clients 4 --group-size 4 --keepalive 32768", out,
+                         OUT_MAX),
+                     2);
+    assert_non_null(strstr(out, "bad value for --keepalive"));
     free(out);
 }
 
@@ -205,7 +208,7 @@ int main(void)
         cmocka_unit_test(e2e_run),
         cmocka_unit_test(e2e_many_clients_run),
         cmocka_unit_test(rekey_run),
-        cmocka_unit_test(bad_urls_refused),
+        cmocka_unit_test(bad_input_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
